@@ -1,0 +1,103 @@
+"""How much the command line and MLflow tracking cost.
+
+    python benchmarks/bench_cli.py [--repeats 5]
+
+Prints medians of:
+  * ``python -m nnexp --help`` wall time (floor: < 1.5 s; MLflow and Optuna are imported lazily);
+  * a 100-epoch run on a small data set, whole process, ``tracking=local`` vs ``tracking=off``
+    (floor: tracking adds <= 0.3 s);
+  * the same run in-process with warm imports, which isolates what recording itself costs
+    (params, 100 epochs of metrics in batches, artifacts, the pyfunc model).
+Runs alternate between the variants so that machine noise hits both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RUN = ["data.n_samples=300", "trainer.epochs=100", "trainer.progress=false"]
+HELP_FLOOR_S = 1.5
+TRACKING_FLOOR_S = 0.3
+
+
+def wall(args: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "nnexp", *args],
+        cwd=cwd,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - start
+
+
+def in_process(repeats: int, cwd: Path) -> tuple[float, float]:
+    import os
+
+    from nnexp.config.compose import compose_config
+    from nnexp.run import run_experiment
+
+    os.chdir(cwd)
+    on, off = [], []
+    run_experiment(compose_config(RUN))  # warm imports and the store
+    for _ in range(repeats):
+        for variant, sink in (("tracking=local", on), ("tracking=off", off)):
+            cfg = compose_config([*RUN, variant])
+            start = time.perf_counter()
+            run_experiment(cfg)
+            sink.append(time.perf_counter() - start)
+    return statistics.median(on), statistics.median(off)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="nnexp-bench-") as tmp:
+        cwd = Path(tmp)
+        wall(["--help"], cwd)
+        help_times = [wall(["--help"], cwd) for _ in range(args.repeats)]
+        wall([*RUN], cwd)  # create the store once
+        on, off = [], []
+        for _ in range(args.repeats):
+            on.append(wall([*RUN, "tracking=local"], cwd))
+            off.append(wall([*RUN, "tracking=off"], cwd))
+        warm_on, warm_off = in_process(args.repeats, cwd)
+
+    help_s = statistics.median(help_times)
+    on_s, off_s = statistics.median(on), statistics.median(off)
+    rows = [
+        ("python -m nnexp --help", f"{help_s:.2f} s", f"< {HELP_FLOOR_S} s", help_s < HELP_FLOOR_S),
+        ("100-epoch run, process, tracking=off", f"{off_s:.2f} s", "", None),
+        ("100-epoch run, process, tracking=local", f"{on_s:.2f} s", "", None),
+        (
+            "  tracking overhead (process)",
+            f"{on_s - off_s:+.2f} s",
+            f"<= {TRACKING_FLOOR_S} s",
+            on_s - off_s <= TRACKING_FLOOR_S,
+        ),
+        ("100-epoch run, in-process, tracking=off", f"{warm_off:.3f} s", "", None),
+        ("100-epoch run, in-process, tracking=local", f"{warm_on:.3f} s", "", None),
+        (
+            "  tracking overhead (warm, in-process)",
+            f"{warm_on - warm_off:+.3f} s",
+            f"<= {TRACKING_FLOOR_S} s",
+            warm_on - warm_off <= TRACKING_FLOOR_S,
+        ),
+    ]
+    print(f"medians of {args.repeats} runs")
+    for name, value, floor, ok in rows:
+        verdict = "" if ok is None else ("PASS" if ok else "FAIL")
+        print(f"{name:<44} {value:>10} {floor:>10} {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""The command line: ``python -m nnexp [overrides]`` and the ``nnexp`` console script.
+
+Hydra parses the command line and composes the config; this module turns every failure into
+one line on stderr and a non-zero exit (2 for bad input, 1 for a crash, 130/143 for Ctrl-C and
+SIGTERM), after ending any MLflow run still open. ``NNEXP_TRACEBACK=1`` shows the traceback.
+Heavy libraries (MLflow, Optuna, matplotlib) are imported only when a run needs them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+EXIT_BAD_INPUT = 2
+EXIT_CRASH = 1
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+TRACEBACK_ENV = "NNEXP_TRACEBACK"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code (also used by ``python -m nnexp``)."""
+    if argv is not None:
+        sys.argv = [sys.argv[0], *argv]
+    from nnexp.signals import install_signal_handlers
+
+    install_signal_handlers()
+    # Let Hydra's exceptions reach us instead of its multi-line report.
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        _hydra_entry()
+    except BaseException as exc:
+        return _report(exc)
+    return 0
+
+
+def _hydra_entry() -> None:
+    import hydra
+
+    from nnexp.config.store import CONF_DIR, register_configs
+
+    register_configs()
+    entry = hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")(_task)
+    entry()
+
+
+def _task(cfg: Any) -> Any:
+    """One Hydra job: a sweep if ``+sweep=NAME`` was given, otherwise one run."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from nnexp.config.validate import validate_config
+    from nnexp.hydra_callbacks import PARENT_RUN_ENV
+
+    hydra_cfg = HydraConfig.get()
+    overrides = list(hydra_cfg.overrides.task)
+    if cfg.get("sweep") is not None:
+        from nnexp.sweep import run_sweep
+
+        return run_sweep(cfg, overrides)
+    validate_config(cfg)
+    from nnexp.report import format_summary
+    from nnexp.run import run_experiment
+
+    result = run_experiment(cfg, overrides=overrides, parent_run_id=os.environ.get(PARENT_RUN_ENV))
+    print(format_summary(result), flush=True)
+    return result.final_metrics
+
+
+def _report(exc: BaseException) -> int:
+    """End open runs with the status ``exc`` implies, print one line, return the exit code."""
+    from nnexp.errors import NnexpError
+    from nnexp.redact import redact
+    from nnexp.signals import Terminated
+
+    if isinstance(exc, SystemExit):
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        _end_runs(None if code == 0 else exc)
+        return code
+    _end_runs(exc)
+    if os.environ.get(TRACEBACK_ENV) == "1":
+        import traceback
+
+        traceback.print_exception(exc)
+    if isinstance(exc, Terminated):
+        _say("terminated (SIGTERM); open runs were ended KILLED")
+        return EXIT_TERMINATED
+    if isinstance(exc, KeyboardInterrupt):
+        _say("interrupted; open runs were ended KILLED")
+        return EXIT_INTERRUPTED
+    if isinstance(exc, NnexpError):
+        _say(redact(str(exc)))
+        return EXIT_BAD_INPUT
+    composition = _composition_message(exc)
+    if composition is not None:
+        _say(redact(composition))
+        return EXIT_BAD_INPUT
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    hint = (
+        ""
+        if os.environ.get(TRACEBACK_ENV) == "1"
+        else f" (set {TRACEBACK_ENV}=1 for the traceback)"
+    )
+    _say(redact(f"{type(exc).__name__}: {first}{hint}"))
+    return EXIT_CRASH
+
+
+def _composition_message(exc: BaseException) -> str | None:
+    """A one-line description if ``exc`` is a Hydra/OmegaConf config error, else None."""
+    try:
+        from hydra.errors import HydraException
+        from omegaconf.errors import OmegaConfBaseException
+    except ImportError:  # pragma: no cover
+        return None
+    if isinstance(exc, HydraException | OmegaConfBaseException):
+        from nnexp.config.compose import describe_config_error
+
+        return describe_config_error(exc)
+    return None
+
+
+def _end_runs(exc: BaseException | None) -> None:
+    if "nnexp.tracking.recorder" in sys.modules:
+        from nnexp.tracking import end_open_runs
+
+        try:
+            end_open_runs(exc)
+        except Exception as err:  # the store itself may be what failed
+            _say(f"could not end an open MLflow run: {type(err).__name__}: {err}")
+
+
+def _say(message: str) -> None:
+    print(f"nnexp: error: {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,107 @@
+"""Compose configs outside ``@hydra.main`` and turn Hydra's errors into one line.
+
+Sweeps compose one config per trial from a list of overrides, and tests compose every option of
+every group; both go through :func:`compose_config`, the same composition the command line uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from nnexp.config.store import CONF_DIR, register_configs
+from nnexp.errors import ConfigError
+
+
+def compose_config(overrides: Sequence[str] = (), *, validate: bool = True) -> Any:
+    """Compose ``conf/config.yaml`` with ``overrides``; raise :class:`ConfigError` on bad input.
+
+    Returns an OmegaConf ``DictConfig`` typed by :class:`nnexp.config.schema.NnexpConfig`.
+    Works whether or not Hydra is already initialised (it uses a fresh, scoped instance).
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    register_configs()
+    global_hydra = GlobalHydra.instance()
+    outer = global_hydra.hydra if global_hydra.is_initialized() else None
+    global_hydra.clear()  # inside @hydra.main (a sweep) Hydra is already initialised
+    try:
+        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+            cfg = compose("config", overrides=list(overrides))
+    except Exception as exc:
+        raise ConfigError(describe_config_error(exc)) from exc
+    finally:
+        if outer is not None:
+            global_hydra.hydra = outer
+    if validate:
+        from nnexp.config.validate import validate_config
+
+        validate_config(cfg)
+    return cfg
+
+
+def describe_config_error(exc: BaseException) -> str:
+    """One line for a Hydra/OmegaConf composition error: the key, the bad value, what is valid."""
+    from hydra.errors import MissingConfigException
+    from omegaconf.errors import OmegaConfBaseException
+
+    if isinstance(exc, MissingConfigException):
+        missing = exc.missing_cfg_file or ""
+        group, _, option = missing.rpartition("/")
+        if exc.options:
+            valid = ", ".join(sorted(exc.options))
+            return f"unknown option '{option}' for '{group}'; valid options: {valid}"
+        return _first_line(str(exc))
+    cause = exc.__cause__ if exc.__cause__ is not None else exc
+    if isinstance(cause, OmegaConfBaseException):
+        return _describe_omegaconf_error(exc, cause)
+    return _first_line(str(exc))
+
+
+def _describe_omegaconf_error(exc: BaseException, cause: Any) -> str:
+    key = getattr(cause, "full_key", None) or ""
+    message = _first_line(getattr(cause, "msg", None) or str(cause))
+    override = _override_from_message(str(exc))
+    if "not in" in message or "Could not override" in str(exc) or "Key '" in message:
+        parent, _, leaf = (key or override.split("=")[0].lstrip("+~")).rpartition(".")
+        valid = _valid_keys(parent)
+        where = f"'{parent}'" if parent else "the root config"
+        choices = f"; valid keys in {where}: {', '.join(valid)}" if valid else ""
+        return f"unknown config key '{key or leaf}'{choices}"
+    prefix = f"{override}: " if override else (f"{key}: " if key else "")
+    return f"{prefix}{message}"
+
+
+def _override_from_message(text: str) -> str:
+    marker = "Error merging override "
+    first = _first_line(text)
+    if first.startswith(marker):
+        return first[len(marker) :].strip()
+    return ""
+
+
+def _valid_keys(dotted_parent: str) -> list[str]:
+    """The keys the schema allows under ``dotted_parent`` (empty for unknown parents)."""
+    import dataclasses
+
+    from nnexp.config.schema import NnexpConfig
+
+    node: Any = NnexpConfig
+    for part in filter(None, dotted_parent.split(".")):
+        fields = (
+            {f.name: f for f in dataclasses.fields(node)} if dataclasses.is_dataclass(node) else {}
+        )
+        if part not in fields:
+            return []
+        default = fields[part].default_factory  # type: ignore[misc]
+        if default is dataclasses.MISSING:
+            return []
+        node = type(default())
+    if not dataclasses.is_dataclass(node):
+        return []
+    return [f.name for f in dataclasses.fields(node)]
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text

@@ -1,0 +1,40 @@
+"""Register nnexp's configs with Hydra: the root schema and the named experiments.
+
+``conf/`` is the primary config directory. ``experiments/`` holds named research experiments
+(``# @package _global_`` files) used as ``+experiment=NAME``; they are registered in Hydra's
+ConfigStore under the ``experiment`` group, so the folder can stay flat and versioned on its own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CONF_DIR = REPO_ROOT / "conf"
+EXPERIMENTS_DIR = REPO_ROOT / "experiments"
+
+_registered = False
+
+
+def register_configs() -> None:
+    """Put the schema and every ``experiments/*.yaml`` into Hydra's ConfigStore (idempotent)."""
+    global _registered
+    if _registered:
+        return
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
+
+    from nnexp.config.schema import NnexpConfig
+
+    store = ConfigStore.instance()
+    store.store(name="nnexp_schema", node=NnexpConfig)
+    for path in sorted(EXPERIMENTS_DIR.glob("*.yaml")):
+        store.store(
+            group="experiment", name=path.stem, node=OmegaConf.load(path), package="_global_"
+        )
+    _registered = True
+
+
+def experiment_names() -> list[str]:
+    """The names accepted by ``+experiment=NAME``."""
+    return sorted(path.stem for path in EXPERIMENTS_DIR.glob("*.yaml"))

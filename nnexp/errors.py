@@ -1,0 +1,18 @@
+"""User-facing errors.
+
+Anything the user can fix (a bad override, a missing file, an unreachable store) is raised as a
+:class:`NnexpError` whose message is one line naming the bad value and what is valid. The command
+line prints that line and exits non-zero, without a traceback unless ``NNEXP_TRACEBACK=1``.
+"""
+
+
+class NnexpError(Exception):
+    """An error caused by the user's input, reported as one line."""
+
+
+class ConfigError(NnexpError):
+    """A configuration value is of the wrong type or out of range."""
+
+
+class TrackingError(NnexpError):
+    """The MLflow store cannot be reached or written."""

@@ -1,0 +1,258 @@
+"""One run: config -> data -> model -> fit -> diagnosis -> MLflow record.
+
+Single runs, multirun jobs and sweep trials all go through :func:`run_experiment`, so a trial
+is exactly a single run with its overrides, and can be re-run by pasting them. Everything that
+can be wrong with the input (config ranges, data files, a batch larger than the data, the store)
+is checked *before* the MLflow run is created, so bad input never leaves a run behind.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nnexp.build import build_model, build_optimizer, build_schedule, build_splits, resolve_head
+from nnexp.errors import ConfigError
+
+
+@dataclass
+class RunResult:
+    """What a run produced; ``run_id`` is None when tracking is off."""
+
+    config: Any
+    dataset: Any
+    splits: Any
+    model: Any
+    history: Any
+    diagnosis: Any
+    baseline_loss: float
+    run_id: str | None = None
+    store_uri: str | None = None
+    model_uri: str | None = None
+    final_metrics: dict[str, float] = field(default_factory=dict)
+
+
+def run_experiment(
+    cfg: Any,
+    *,
+    overrides: Sequence[str] = (),
+    parent_run_id: str | None = None,
+    extra_tags: Mapping[str, Any] | None = None,
+    callbacks: Iterable[Any] = (),
+    log_model: bool | None = None,
+    progress: bool | None = None,
+    run_name: str | None = None,
+) -> RunResult:
+    """Train the experiment ``cfg`` (a composed, validated config) and record it.
+
+    ``callbacks`` receive every epoch record (a sweep's pruning callback listens here);
+    ``log_model`` overrides ``tracking.log_model`` (sweeps log the full model for the best
+    trial only); ``progress`` overrides ``trainer.progress``.
+    """
+    from nnexp.data.baseline import trivial_baseline
+    from nnexp.progress import EpochProgress
+
+    seed = int(cfg.seed)
+    dataset, splits = build_splits(cfg.data, seed)
+    model = build_model(cfg.model, dataset, seed)
+    optimizer = build_optimizer(cfg.optimizer, model.params)
+    schedule = build_schedule(cfg.optimizer, cfg.trainer.epochs)
+    n_train = len(splits.train.X)
+    batch_size = cfg.trainer.batch_size
+    if batch_size is not None and batch_size > n_train:
+        raise ConfigError(
+            f"trainer.batch_size={batch_size} is invalid: larger than the {n_train} training "
+            f"samples of data={cfg.data.name} (use <= {n_train}, or null for full batch)"
+        )
+    _, loss_name, _ = resolve_head(cfg.model, dataset)
+    baseline = float(trivial_baseline(splits.train, splits.val, dataset.task, loss_name))
+    show_progress = cfg.trainer.progress if progress is None else progress
+    bar = EpochProgress(
+        cfg.trainer.epochs,
+        description=run_name or "train",
+        enabled=None if show_progress else False,
+    )
+    listeners = [bar, *callbacks]
+
+    if not cfg.tracking.enabled:
+        history = _fit(cfg, model, optimizer, schedule, splits, listeners)
+        return _result(cfg, dataset, splits, model, history, baseline)
+
+    from nnexp.tracking import RunRecorder, open_store
+
+    tracking = cfg.tracking
+    store = open_store(tracking.uri, tracking.experiment_name, tracking.artifact_location)
+    tags = _run_tags(cfg, overrides, splits, dataset, extra_tags)
+    name = run_name or tracking.run_name or default_run_name(cfg)
+    with RunRecorder(
+        store,
+        run_name=name,
+        tags=tags,
+        parent_run_id=parent_run_id,
+        description=_description(cfg, overrides),
+    ) as recorder:
+        from nnexp.config.flatten import flatten_config
+        from nnexp.tracking.datasets import split_datasets
+
+        recorder.log_params(flatten_config(cfg))
+        recorder.log_inputs(split_datasets(splits, dataset.name, dataset.source))
+        history = _fit(cfg, model, optimizer, schedule, splits, [recorder, *listeners])
+        result = _result(cfg, dataset, splits, model, history, baseline)
+        result.run_id, result.store_uri = recorder.run_id, store.display_uri
+        recorder.log_metrics(result.final_metrics)
+        recorder.set_tags(
+            {f"diagnosis.{k}": v for k, v in result.diagnosis.as_dict().items()}
+            | {"diagnosis": result.diagnosis.label, "stop_reason": history.stop_reason}
+        )
+        _log_artifacts(recorder, result)
+        want_model = tracking.log_model if log_model is None else log_model
+        if want_model:
+            from nnexp.tracking.pyfunc import log_pyfunc_model
+
+            result.model_uri = log_pyfunc_model(
+                model, splits.scaler_mean, splits.scaler_std, example=splits.train.X[:5]
+            )
+            recorder.set_tags({"model_uri": result.model_uri})
+    return result
+
+
+def default_run_name(cfg: Any) -> str:
+    """A readable run name, e.g. ``mlp-moons-adam-lr0.01-s0``."""
+    return (
+        f"{cfg.model.name}-{cfg.data.name}-{cfg.optimizer.name}-lr{cfg.optimizer.lr:g}-s{cfg.seed}"
+    )
+
+
+def _fit(
+    cfg: Any, model: Any, optimizer: Any, schedule: Any, splits: Any, callbacks: list[Any]
+) -> Any:
+    from nnexp.train import EarlyStopping, fit
+
+    trainer = cfg.trainer
+    stop = trainer.early_stopping
+    early = (
+        EarlyStopping(
+            monitor=stop.monitor,
+            patience=stop.patience,
+            min_delta=stop.min_delta,
+            restore_best=stop.restore_best,
+        )
+        if stop.enabled
+        else None
+    )
+    return fit(
+        model,
+        optimizer,
+        splits,
+        epochs=trainer.epochs,
+        batch_size=trainer.batch_size,
+        seed=int(cfg.seed),
+        schedule=schedule,
+        early_stopping=early,
+        callbacks=callbacks,
+        divergence_bound=trainer.divergence_bound,
+        shuffle=trainer.shuffle,
+    )
+
+
+def _result(
+    cfg: Any, dataset: Any, splits: Any, model: Any, history: Any, baseline: float
+) -> RunResult:
+    from nnexp.diagnosis import diagnose
+
+    diagnosis = diagnose(history, baseline)
+    return RunResult(
+        cfg,
+        dataset,
+        splits,
+        model,
+        history,
+        diagnosis,
+        baseline,
+        final_metrics=final_metrics(history, baseline),
+    )
+
+
+def final_metrics(history: Any, baseline: float) -> dict[str, float]:
+    """Final, best-epoch and test values (finite only), for sorting runs in the MLflow UI."""
+    metrics: dict[str, float] = {"baseline_loss": baseline}
+    final = history.final or {}
+    for key, value in final.items():
+        if key not in ("epoch", "epoch_time", "lr") and isinstance(value, int | float):
+            metrics[f"final_{key}"] = float(value)
+    best = history.epochs[history.best_epoch - 1] if history.epochs and history.best_epoch else None
+    if best is not None:
+        metrics["best_epoch"] = float(best["epoch"])
+        for key, value in best.items():
+            if key.startswith("val_") and isinstance(value, int | float):
+                metrics[f"best_{key}"] = float(value)
+    metrics["epochs_run"] = float(len(history.epochs))
+    metrics["train_time"] = float(sum(record.get("epoch_time", 0.0) for record in history.epochs))
+    for key, value in (history.test or {}).items():
+        metrics[key] = float(value)
+    return {k: v for k, v in metrics.items() if v == v and abs(v) != float("inf")}
+
+
+def _run_tags(
+    cfg: Any, overrides: Sequence[str], splits: Any, dataset: Any, extra: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    from nnexp.provenance import provenance
+
+    tags: dict[str, Any] = dict(provenance())
+    tags.update(
+        {
+            "seed": cfg.seed,
+            "overrides": " ".join(overrides),
+            "command": "python -m nnexp " + " ".join(sys.argv[1:]),
+            "nnexp.kind": "run",
+            "data.fingerprint": splits.fingerprint,
+            "data.digest": dataset.digest,
+            "data.source": dataset.source,
+        }
+    )
+    for part in ("train", "val", "test"):
+        split = getattr(splits, part, None)
+        if split is not None:
+            tags[f"data.fingerprint.{part}"] = split.fingerprint
+    tags.update(extra or {})
+    return tags
+
+
+def _description(cfg: Any, overrides: Sequence[str]) -> str:
+    line = " ".join(overrides) if overrides else "(defaults)"
+    return f"`python -m nnexp {line}`"
+
+
+def _log_artifacts(recorder: Any, result: RunResult) -> None:
+    from omegaconf import OmegaConf
+
+    from nnexp.nn import save_model
+
+    with tempfile.TemporaryDirectory(prefix="nnexp-run-") as tmp:
+        folder = Path(tmp)
+        recorder.log_text(OmegaConf.to_yaml(result.config, resolve=True), "config.yaml")
+        result.history.to_csv(folder / "history.csv")
+        recorder.log_artifact(folder / "history.csv")
+        diagnosis = {
+            "label": result.diagnosis.label,
+            "reason": result.diagnosis.reason,
+            **result.diagnosis.as_dict(),
+        }
+        recorder.log_text(json.dumps(diagnosis, indent=2, default=float), "diagnosis.json")
+        save_model(result.model, folder / "model.npz")
+        recorder.log_artifact(folder / "model.npz")
+        if result.config.tracking.log_plots:
+            from nnexp.plots import plot_learning_curves
+
+            plot = plot_learning_curves(
+                result.history,
+                folder / "learning_curves.png",
+                title=default_run_name(result.config),
+                diagnosis=result.diagnosis,
+            )
+            recorder.log_artifact(plot)

@@ -1,0 +1,160 @@
+"""Open an MLflow store: resolve the URI, create the database and experiment once, safely.
+
+Two processes creating a new SQLite ``mlflow.db`` at the same moment leave it half-migrated, so
+the first contact with a store happens under an exclusive file lock. The lock lives next to a
+SQLite database, or in the temp directory (keyed by the URI) for other stores.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from nnexp.errors import TrackingError
+from nnexp.redact import redact
+
+SQLITE_PREFIX = "sqlite:///"
+LOCAL_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql", "http", "https", "databricks", "file")
+
+
+@dataclass(frozen=True)
+class Store:
+    """A resolved tracking store and the experiment runs go to."""
+
+    uri: str
+    experiment_id: str
+    experiment_name: str
+
+    @property
+    def display_uri(self) -> str:
+        return redact(self.uri)
+
+
+def resolve_uri(uri: str) -> str:
+    """Make a relative ``sqlite:///path`` absolute (against the working directory) and check it."""
+    uri = uri.strip()
+    scheme = uri.split("://", 1)[0].split("+", 1)[0].lower() if "://" in uri else ""
+    if scheme not in LOCAL_SCHEMES:
+        raise TrackingError(
+            f"tracking.uri={redact(uri)!r} is invalid: expected a URI starting with one of "
+            f"{', '.join(s + '://' for s in LOCAL_SCHEMES)}"
+        )
+    if uri.startswith(SQLITE_PREFIX):
+        path = Path(uri[len(SQLITE_PREFIX) :])
+        if not path.is_absolute():
+            path = Path.cwd() / path
+        return SQLITE_PREFIX + str(path)
+    return uri
+
+
+def sqlite_path(uri: str) -> Path | None:
+    return Path(uri[len(SQLITE_PREFIX) :]) if uri.startswith(SQLITE_PREFIX) else None
+
+
+@contextlib.contextmanager
+def store_lock(uri: str) -> Iterator[None]:
+    """Hold an exclusive inter-process lock for first contact with the store at ``uri``."""
+    db = sqlite_path(uri)
+    if db is not None:
+        lock_path = db.parent / f".{db.name}.lock"
+    else:
+        digest = hashlib.sha256(uri.encode()).hexdigest()[:16]
+        lock_path = Path(tempfile.gettempdir()) / f"nnexp-store-{digest}.lock"
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def open_store(uri: str, experiment_name: str, artifact_location: str | None) -> Store:
+    """Create (once) and open the store and experiment; raise :class:`TrackingError` if unusable."""
+    uri = resolve_uri(uri)
+    db = sqlite_path(uri)
+    if db is not None:
+        try:
+            db.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TrackingError(
+                f"cannot create the MLflow store folder {db.parent}: {exc.strerror}"
+            ) from None
+        if not os.access(db.parent, os.W_OK):
+            raise TrackingError(
+                f"cannot write the MLflow store folder {db.parent}: permission denied"
+            )
+    if uri.startswith(("http://", "https://")):
+        check_server(uri)
+    os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    with store_lock(uri):
+        import mlflow
+        from mlflow import MlflowClient
+
+        mlflow.set_tracking_uri(uri)
+        try:
+            client = MlflowClient(tracking_uri=uri)
+            experiment = client.get_experiment_by_name(experiment_name)
+            if experiment is None:
+                location = _artifact_uri(artifact_location)
+                experiment_id = client.create_experiment(
+                    experiment_name, artifact_location=location
+                )
+            else:
+                experiment_id = experiment.experiment_id
+        except Exception as exc:  # MLflow raises many kinds; all mean "store unusable"
+            raise TrackingError(
+                f"cannot open MLflow store {redact(uri)}: {redact(_first_line(exc))}"
+            ) from None
+    return Store(uri=uri, experiment_id=experiment_id, experiment_name=experiment_name)
+
+
+def check_server(uri: str, timeout: float = 5.0) -> None:
+    """Fail fast (one line, no password) when a tracking server does not answer ``/health``.
+
+    MLflow's own client retries an unreachable server with back-off for minutes.
+    """
+    import urllib.error
+    import urllib.request
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    health = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") + "/health", "", ""))
+    try:
+        with urllib.request.urlopen(health, timeout=timeout) as response:
+            if response.status == 200:
+                return
+            reason = f"HTTP {response.status}"
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403):  # auth-protected servers may guard /health too
+            return
+        reason = f"HTTP {exc.code}"
+    except (urllib.error.URLError, OSError) as exc:
+        reason = str(getattr(exc, "reason", exc))
+    raise TrackingError(f"cannot reach the MLflow tracking server {redact(uri)}: {reason}")
+
+
+def _artifact_uri(location: str | None) -> str | None:
+    if not location:
+        return None
+    if "://" in location:
+        return location
+    path = Path(location)
+    if not path.is_absolute():
+        path = Path.cwd() / path
+    path.mkdir(parents=True, exist_ok=True)
+    return path.as_uri()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]

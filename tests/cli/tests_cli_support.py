@@ -1,0 +1,60 @@
+"""Helpers to run ``python -m nnexp`` in a subprocess against a temporary MLflow store."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+FAST = ["data.n_samples=200", "trainer.epochs=12", "trainer.progress=false"]
+
+
+class NnexpCommand:
+    """Runs nnexp with the temporary directory as working directory (so ``mlruns/`` lands there)."""
+
+    FAST = FAST
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.store_uri = f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.pop("NNEXP_TRACEBACK", None)
+        env.pop("HYDRA_FULL_ERROR", None)
+        return env
+
+    def run(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "nnexp", *args],
+            cwd=self.workdir,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=self.env(),
+        )
+
+    def start(self, *args: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "nnexp", *args],
+            cwd=self.workdir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.env(),
+        )
+
+    def client(self):
+        from mlflow import MlflowClient
+
+        return MlflowClient(tracking_uri=self.store_uri)
+
+    def runs(self, experiment: str = "nnexp") -> list:
+        if not (self.workdir / "mlruns" / "mlflow.db").exists():
+            return []
+        client = self.client()
+        exp = client.get_experiment_by_name(experiment)
+        if exp is None:
+            return []
+        return client.search_runs([exp.experiment_id], max_results=1000)
