@@ -95,7 +95,7 @@ def build_model(model: Any, dataset: Any, seed: int) -> Any:
 
     output, loss, n_outputs = resolve_head(model, dataset)
     sizes = [dataset.X.shape[1], *model.hidden_sizes, n_outputs]
-    init_kwargs = {"init_std": model.init_std} if model.init == "normal" else {}
+    init_kwargs = {"init_kwargs": {"std": model.init_std}} if model.init == "normal" else {}
     try:
         return MLP(
             sizes,

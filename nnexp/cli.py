@@ -28,11 +28,19 @@ def main(argv: list[str] | None = None) -> int:
     install_signal_handlers()
     # Let Hydra's exceptions reach us instead of its multi-line report.
     os.environ["HYDRA_FULL_ERROR"] = "1"
+    _job_errors.clear()
     try:
         _hydra_entry()
-    except BaseException as exc:
+        if _job_errors:
+            raise _job_errors[0]
+    except BaseException as exc:  # every exit path must end open runs
         return _report(exc)
     return 0
+
+
+#: Errors raised by jobs. Hydra would print its own multi-line report for a failed job; nnexp
+#: keeps the error, lets a multirun go on with its other jobs, and reports the first one.
+_job_errors: list[BaseException] = []
 
 
 def _hydra_entry() -> None:
@@ -46,7 +54,16 @@ def _hydra_entry() -> None:
 
 
 def _task(cfg: Any) -> Any:
-    """One Hydra job: a sweep if ``+sweep=NAME`` was given, otherwise one run."""
+    """One Hydra job; an ``Exception`` is kept for :func:`main` to report (see ``_job_errors``)."""
+    try:
+        return _run_job(cfg)
+    except Exception as exc:
+        _job_errors.append(exc)
+        return None
+
+
+def _run_job(cfg: Any) -> Any:
+    """A sweep if ``+sweep=NAME`` was given, otherwise one run."""
     from hydra.core.hydra_config import HydraConfig
 
     from nnexp.config.validate import validate_config

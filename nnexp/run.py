@@ -96,6 +96,8 @@ def run_experiment(
         parent_run_id=parent_run_id,
         description=_description(cfg, overrides),
     ) as recorder:
+        for listener in listeners:  # e.g. a sweep trial learns its MLflow run id
+            getattr(listener, "on_run_start", lambda run_id: None)(recorder.run_id)
         from nnexp.config.flatten import flatten_config
         from nnexp.tracking.datasets import split_datasets
 

@@ -13,7 +13,8 @@ Keys that an option does not use keep their defaults and are ignored by the buil
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+
+from nnexp.sweep.config import SweepConfig  # stdlib-only dataclasses (conf/sweep/*.yaml)
 
 
 @dataclass
@@ -127,4 +128,4 @@ class NnexpConfig:
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
-    sweep: Any = None
+    sweep: SweepConfig | None = None

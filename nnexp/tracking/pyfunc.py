@@ -9,6 +9,7 @@ engine's own ``.npz`` (loaded with ``allow_pickle=False``), the scaler as a seco
 from __future__ import annotations
 
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +35,7 @@ class NnexpPyfuncModel(PythonModel):
             self.mean = scaler["mean"]
             self.std = scaler["std"]
 
-    def predict(
-        self, context: Any, model_input: Any, params: dict[str, Any] | None = None
-    ) -> np.ndarray:
+    def predict(self, context, model_input, params=None):  # no type hints: MLflow parses them
         features = np.asarray(model_input, dtype=self.mean.dtype if self.mean.size else np.float64)
         if self.mean.size:
             features = (features - self.mean) / self.std
@@ -66,11 +65,14 @@ def log_pyfunc_model(
         wrapper = NnexpPyfuncModel()
         wrapper.model, wrapper.mean, wrapper.std = model, mean, std
         signature = infer_signature(example, wrapper.predict(None, example))
-        info = mlflow.pyfunc.log_model(
-            name=name,
-            python_model=NnexpPyfuncModel(),
-            artifacts={WEIGHTS: str(weights), SCALER: str(scaler)},
-            signature=signature,
-            pip_requirements=[f"numpy=={np.__version__}", f"mlflow=={mlflow.__version__}"],
-        )
+        with warnings.catch_warnings():
+            # MLflow nags about type hints and input examples; the signature is given explicitly.
+            warnings.simplefilter("ignore", UserWarning)
+            info = mlflow.pyfunc.log_model(
+                name=name,
+                python_model=str(Path(__file__).with_name("pyfunc_code.py")),
+                artifacts={WEIGHTS: str(weights), SCALER: str(scaler)},
+                signature=signature,
+                pip_requirements=[f"numpy=={np.__version__}", f"mlflow=={mlflow.__version__}"],
+            )
     return info.model_uri

@@ -91,8 +91,6 @@ def open_store(uri: str, experiment_name: str, artifact_location: str | None) ->
             )
     if uri.startswith(("http://", "https://")):
         check_server(uri)
-    os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
-    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
     with store_lock(uri):
         import mlflow
         from mlflow import MlflowClient

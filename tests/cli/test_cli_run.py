@@ -125,10 +125,7 @@ def test_credentials_never_reach_the_console(nnexp_cmd):
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_killed_run_is_not_left_running(nnexp_cmd, sig, code):
     process = nnexp_cmd.start("trainer.epochs=100000", "data.n_samples=200")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not nnexp_cmd.runs():
-        time.sleep(0.2)
-    assert nnexp_cmd.runs(), "the run never appeared"
+    assert nnexp_cmd.wait_for_run_status("RUNNING"), "the run never appeared"
     time.sleep(0.5)
     process.send_signal(sig)
     _, stderr = process.communicate(timeout=60)

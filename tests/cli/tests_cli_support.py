@@ -58,3 +58,22 @@ class NnexpCommand:
         if exp is None:
             return []
         return client.search_runs([exp.experiment_id], max_results=1000)
+
+    def wait_for_run_status(self, status: str = "RUNNING", timeout: float = 60) -> bool:
+        """Poll the SQLite store read-only (no MlflowClient: it would race the schema creation)."""
+        import sqlite3
+        import time
+
+        db = self.workdir / "mlruns" / "mlflow.db"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if db.exists():
+                try:
+                    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
+                        rows = conn.execute("SELECT status FROM runs").fetchall()
+                    if (status,) in rows:
+                        return True
+                except sqlite3.Error:
+                    pass
+            time.sleep(0.2)
+        return False
