@@ -26,6 +26,12 @@ def main(argv: list[str] | None = None) -> int:
     from nnexp.signals import install_signal_handlers
 
     install_signal_handlers()
+    args = sys.argv[1:]
+    if args and args[0] in SUBCOMMANDS:
+        try:
+            return _subcommand(args[0], args[1:])
+        except BaseException as exc:  # the same one-line errors and run endings as a run
+            return _report(exc)
     # Let Hydra's exceptions reach us instead of its multi-line report.
     os.environ["HYDRA_FULL_ERROR"] = "1"
     _job_errors.clear()
@@ -41,6 +47,17 @@ def main(argv: list[str] | None = None) -> int:
 #: Errors raised by jobs. Hydra would print its own multi-line report for a failed job; nnexp
 #: keeps the error, lets a multirun go on with its other jobs, and reports the first one.
 _job_errors: list[BaseException] = []
+
+
+#: ``python -m nnexp NAME ...`` runs ``nnexp.commands.NAME.main(args) -> exit code``.
+SUBCOMMANDS = ("reproduce", "runs", "compare")
+
+
+def _subcommand(name: str, args: list[str]) -> int:
+    import importlib
+
+    module = importlib.import_module(f"nnexp.commands.{name}")
+    return int(module.main(args))
 
 
 def _hydra_entry() -> None:
