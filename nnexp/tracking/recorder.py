@@ -51,10 +51,10 @@ class RunRecorder:
         activate: bool = True,
     ) -> None:
         self.store = store
-        self.run_name = run_name
+        self.run_name = redact(run_name) if run_name else run_name
         self.tags = {key: _tag_value(value) for key, value in (tags or {}).items()}
         self.parent_run_id = parent_run_id
-        self.description = description
+        self.description = redact(description) if description else description
         self.activate = activate
         self.run_id: str | None = None
         self.status: str | None = None

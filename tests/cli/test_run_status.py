@@ -66,3 +66,28 @@ def test_run_result_matches_recorded_metrics(tmp_path):
     assert run.data.metrics["final_val_loss"] == result.history.final["val_loss"]
     assert run.data.tags["diagnosis"] == result.diagnosis.label
     assert "model_uri" not in run.data.tags  # log_model=false
+
+
+def test_credentials_are_redacted_everywhere_they_could_be_logged(tmp_path):
+    secret = "hunter2"
+    uri, _ = config(tmp_path)
+    overrides = [
+        "data.n_samples=120",
+        "trainer.epochs=3",
+        "trainer.progress=false",
+        f"tracking.uri={uri}",
+        f"tracking.artifact_location={tmp_path / 'artifacts'}",
+        "tracking.log_model=false",
+        f"tracking.run_name=postgresql://bob:{secret}@db/x",
+    ]
+    result = run_experiment(compose_config(overrides), overrides=overrides)
+    client = MlflowClient(uri)
+    run = client.get_run(result.run_id)
+    texts = [run.info.run_name, *run.data.params.values(), *run.data.tags.values()]
+    folder = client.download_artifacts(result.run_id, "", str(tmp_path / "download"))
+    from pathlib import Path
+
+    texts += [p.read_text(errors="ignore") for p in Path(folder).rglob("*") if p.is_file()]
+    assert not [text for text in texts if secret in text]
+    assert run.data.params["tracking.run_name"] == "postgresql://bob:***@db/x"
+    assert "postgresql://bob:***@db/x" in run.data.tags["overrides"]
