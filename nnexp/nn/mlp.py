@@ -1,0 +1,262 @@
+"""The multi-layer perceptron: Dense -> activation [-> Dropout] ... -> Dense -> head.
+
+Design notes (why it is fast for small layers, where per-call overhead dominates):
+
+* All parameters live in ONE contiguous flat array and all gradients in another;
+  ``model.params`` / ``model.grads`` are views into them. The optimisers detect this and
+  update the whole model with a handful of NumPy calls per step instead of a handful per
+  parameter array. The views are stable: assigning ``model.params[i][...] = a`` works and
+  the arrays are never replaced.
+* In training, every layer writes into workspace buffers sized for the batch (reallocated
+  only when the batch size changes), activations whose derivative needs only their output
+  run in place, the head writes dL/dz over the logits, and the first layer skips dL/dX.
+* Inputs are cast to the model dtype once, at the boundary (``np.asarray`` is free when the
+  dtype already matches), so a float32 model stays float32 end to end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from . import _validate as V
+from .activations import make_activation
+from .heads import make_head
+from .initializers import get_initializer
+from .layer import Layer
+from .layers import Dense, Dropout
+
+
+class MLP:
+    """Fully connected network ``sizes[0] -> sizes[1] -> ... -> sizes[-1]``.
+
+    Parameters
+    ----------
+    sizes: layer widths including input and output, e.g. ``[2, 16, 1]``.
+    activation: hidden activation, a key of ``ACTIVATIONS`` (output layer uses ``output``).
+    output: ``"softmax"`` | ``"sigmoid"`` | ``"identity"``.
+    loss: ``"cross_entropy"`` | ``"bce"`` | ``"mse"``; None picks the natural one for
+        ``output`` (softmax->cross_entropy, sigmoid->bce, identity->mse).
+    init: weight initialiser, a key of ``INITIALIZERS``; biases start at zero.
+    dropout: inverted-dropout probability after every hidden activation, in [0, 1).
+    dtype: ``np.float64`` (default) or ``np.float32``.
+    rng: numpy Generator (or int seed) for the initial weights and, when ``loss_and_grads``
+        gets no rng, for dropout masks. None means fresh OS entropy (not reproducible).
+    activation_kwargs / init_kwargs: extra arguments, e.g. ``{"negative_slope": 0.1}``,
+        ``{"std": 1.0}``.
+
+    Attributes: ``params`` [W1 (in, out), b1 (out,), ...], ``grads`` (same shapes),
+    ``param_names`` ["W1", "b1", ...], ``flat_params`` / ``flat_grads`` (1-D views' base),
+    ``head``, ``layers``.
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: str = "relu",
+        output: str = "identity",
+        loss: str | None = None,
+        init: str = "xavier_uniform",
+        dropout: float = 0.0,
+        dtype=np.float64,
+        rng: np.random.Generator | int | None = None,
+        *,
+        activation_kwargs: dict | None = None,
+        init_kwargs: dict | None = None,
+    ) -> None:
+        if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or len(sizes) < 2:
+            raise ValueError(f"sizes must be a list of >= 2 layer widths, got {sizes!r}")
+        self.sizes = [V.integer(f"sizes[{i}]", s, low=1) for i, s in enumerate(sizes)]
+        self.activation = activation
+        self.activation_kwargs = dict(activation_kwargs or {})
+        make_activation(activation, **self.activation_kwargs)  # validate even with no hidden layer
+        self.init = init
+        self.init_kwargs = dict(init_kwargs or {})
+        init_fn = get_initializer(init, **self.init_kwargs)
+        self.dropout = V.number("dropout", dropout, low=0.0, high=1.0, high_open=True)
+        self.dtype = V.dtype(dtype)
+        if rng is not None and not isinstance(rng, (np.random.Generator, int, np.integer)):
+            raise ValueError(
+                f"rng must be a numpy.random.Generator, an int seed or None, got {rng!r}"
+            )
+        self.rng = np.random.default_rng(rng)
+        self.head = make_head(output, loss, self.sizes[-1])
+        self.output = self.head.output_name
+        self.loss_name = self.head.loss_name
+
+        shapes: list[tuple[int, ...]] = []
+        for d_in, d_out in zip(self.sizes[:-1], self.sizes[1:], strict=True):
+            shapes += [(d_in, d_out), (d_out,)]
+        total = sum(int(np.prod(s)) for s in shapes)
+        self.flat_params = np.zeros(total, self.dtype)
+        self.flat_grads = np.zeros(total, self.dtype)
+        self.params: list[np.ndarray] = []
+        self.grads: list[np.ndarray] = []
+        offset = 0
+        for s in shapes:
+            size = int(np.prod(s))
+            self.params.append(self.flat_params[offset : offset + size].reshape(s))
+            self.grads.append(self.flat_grads[offset : offset + size].reshape(s))
+            offset += size
+        n_layers = len(self.sizes) - 1
+        self.param_names = [f"{k}{i + 1}" for i in range(n_layers) for k in ("W", "b")]
+
+        self.layers: list[Layer] = []
+        self.dense: list[Dense] = []
+        for i in range(n_layers):
+            W, b, dW, db = (
+                self.params[2 * i],
+                self.params[2 * i + 1],
+                self.grads[2 * i],
+                self.grads[2 * i + 1],
+            )
+            W[...] = init_fn(W.shape, self.rng)
+            dense = Dense(
+                W.shape[0],
+                W.shape[1],
+                W=W,
+                b=b,
+                dW=dW,
+                db=db,
+                dtype=self.dtype,
+                needs_input_grad=i > 0,
+            )
+            dense.inplace = True
+            self.layers.append(dense)
+            self.dense.append(dense)
+            if i < n_layers - 1:
+                act = make_activation(activation, **self.activation_kwargs)
+                act.inplace = act.supports_inplace
+                self.layers.append(act)
+                if self.dropout > 0.0:
+                    drop = Dropout(self.dropout)
+                    drop.inplace = True
+                    self.layers.append(drop)
+        self._reversed = self.layers[::-1]
+        self._nodrop = [layer for layer in self.layers if not isinstance(layer, Dropout)]
+        self._nodrop_rev = self._nodrop[::-1]
+
+    # -- boundary ------------------------------------------------------------------------
+    def _inputs(self, X) -> np.ndarray:
+        X = np.asarray(X, dtype=self.dtype)
+        if X.ndim != 2 or X.shape[1] != self.sizes[0]:
+            raise ValueError(f"X must have shape (n, {self.sizes[0]}), got {X.shape}")
+        return X
+
+    # -- training ------------------------------------------------------------------------
+    def loss_and_grads(
+        self, X, y, rng: np.random.Generator | None = None, *, dropout: bool = True
+    ) -> float:
+        """Training-mode forward + backward on a mini-batch; fills ``self.grads``.
+
+        ``X`` (n, sizes[0]); ``y`` as described in :mod:`nnexp.nn.heads`. Dropout masks come
+        from ``rng`` (default: the model's own Generator); ``dropout=False`` disables dropout
+        (used by the gradient check). Returns the mean loss (without any weight decay term).
+        """
+        X = self._inputs(X)
+        if X.shape[0] == 0:
+            raise ValueError("cannot compute a loss on an empty batch (X has 0 rows)")
+        y = self.head.targets(y, X.shape[0], self.dtype)
+        if rng is None:
+            rng = self.rng
+        layers, rev = (self.layers, self._reversed) if dropout else (self._nodrop, self._nodrop_rev)
+        h = X
+        for layer in layers:
+            h = layer.forward(h, True, rng)
+        loss, g = self.head.loss_and_grad(h, y, out=h)
+        for layer in rev:
+            g = layer.backward(g)
+        return loss
+
+    # -- inference -----------------------------------------------------------------------
+    def _logits(self, X, training: bool = False, rng=None) -> np.ndarray:
+        h = self._inputs(X)
+        for layer in self.layers:
+            h = layer.forward(h, training, rng)
+        if not training:
+            for layer in self.layers:
+                layer.clear()
+        return h
+
+    def logits(self, X) -> np.ndarray:
+        """Pre-activation output of the last layer, (n, sizes[-1]), eval mode."""
+        return self._logits(X).copy()
+
+    def forward(
+        self, X, training: bool = False, rng: np.random.Generator | None = None
+    ) -> np.ndarray:
+        """Activated output (n, sizes[-1]): probabilities (softmax/sigmoid) or values.
+
+        ``training=True`` applies dropout with masks from ``rng`` (default: the model's).
+        The result is a new array (never a workspace buffer).
+        """
+        if training and rng is None:
+            rng = self.rng
+        return self.head.output(self._logits(X, training, rng))
+
+    __call__ = forward
+
+    def loss(self, X, y) -> float:
+        """Mean loss in eval mode (no dropout, no gradients)."""
+        z = self._logits(X)
+        if z.shape[0] == 0:
+            raise ValueError("cannot compute a loss on an empty batch (X has 0 rows)")
+        return self.head.loss(z, self.head.targets(y, z.shape[0], self.dtype))
+
+    def predict(self, X) -> np.ndarray:
+        """Class labels for classification heads (softmax: argmax (n,); sigmoid: 0/1 ints,
+        (n,) for one unit else (n, k)); values for identity ((n,) for one unit else (n, k))."""
+        z = self._logits(X)
+        if self.output == "softmax":
+            return z.argmax(axis=1)
+        if self.output == "sigmoid":
+            labels = (z >= 0.0).astype(np.int64)  # sigmoid(z) >= 0.5  <=>  z >= 0
+            return labels[:, 0] if labels.shape[1] == 1 else labels
+        return z[:, 0].copy() if z.shape[1] == 1 else z.copy()
+
+    # -- parameters ----------------------------------------------------------------------
+    @property
+    def n_params(self) -> int:
+        return int(self.flat_params.size)
+
+    def set_params(self, arrays: Sequence[np.ndarray]) -> None:
+        """Copy ``arrays`` (same order and shapes as ``params``) into the model, in place."""
+        if len(arrays) != len(self.params):
+            raise ValueError(
+                f"expected {len(self.params)} arrays ({', '.join(self.param_names)}), "
+                f"got {len(arrays)}"
+            )
+        for name, p, a in zip(self.param_names, self.params, arrays, strict=True):
+            a = np.asarray(a)
+            if a.shape != p.shape:
+                raise ValueError(f"{name} must have shape {p.shape}, got {a.shape}")
+            p[...] = a
+
+    def get_params(self) -> list[np.ndarray]:
+        """Copies of the parameters."""
+        return [p.copy() for p in self.params]
+
+    def zero_grads(self) -> None:
+        self.flat_grads[...] = 0.0
+
+    def config(self) -> dict:
+        """Architecture as plain JSON-able data (what ``save_model`` stores)."""
+        return {
+            "sizes": list(self.sizes),
+            "activation": self.activation,
+            "activation_kwargs": dict(self.activation_kwargs),
+            "output": self.output,
+            "loss": self.loss_name,
+            "init": self.init,
+            "init_kwargs": dict(self.init_kwargs),
+            "dropout": self.dropout,
+            "dtype": self.dtype.name,
+        }
+
+    def __repr__(self) -> str:
+        c = self.config()
+        return (
+            f"MLP({c['sizes']}, activation={c['activation']!r}, output={c['output']!r}, "
+            f"loss={c['loss']!r}, dropout={c['dropout']}, dtype={c['dtype']})"
+        )

@@ -1,0 +1,134 @@
+"""Save/load an MLP as ``.npz``: the parameter arrays plus JSON architecture metadata.
+
+Layout: ``param_0 .. param_{m-1}`` (W1, b1, W2, ...) and ``__nnexp_meta__``, a 0-d NumPy
+unicode array holding JSON ``{"format": "nnexp.mlp", "version": 1, "config": {...},
+"param_names": [...], "shapes": [...]}``. Unicode arrays need no pickle, so files are loaded
+with ``allow_pickle=False`` (a malicious file cannot execute code). The arrays are stored raw,
+so a round trip is bit-exact. Any problem (not a zip, truncated, missing/garbled metadata,
+object arrays, shapes/dtypes that disagree with the metadata) raises ``ValueError`` naming the
+file and the problem.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .mlp import MLP
+
+FORMAT = "nnexp.mlp"
+VERSION = 1
+META_KEY = "__nnexp_meta__"
+
+
+def save_model(model: MLP, path: str | os.PathLike) -> Path:
+    """Write ``model`` to ``path`` exactly (no suffix is appended); atomic replace."""
+    if not isinstance(model, MLP):
+        raise ValueError(f"save_model expects an MLP, got {type(model).__name__}")
+    path = Path(path)
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "config": model.config(),
+        "param_names": list(model.param_names),
+        "shapes": [list(p.shape) for p in model.params],
+    }
+    arrays = {f"param_{i}": p for i, p in enumerate(model.params)}
+    arrays[META_KEY] = np.array(json.dumps(meta, sort_keys=True))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _fail(path, problem: str):
+    return ValueError(f"cannot load model from {str(path)!r}: {problem}")
+
+
+def load_model(path: str | os.PathLike, rng: np.random.Generator | int | None = None) -> MLP:
+    """Rebuild the MLP saved at ``path`` with its exact parameters.
+
+    ``rng`` becomes the model's Generator (used for dropout when none is passed to
+    ``loss_and_grads``); default seed 0. The initial weights it draws are overwritten.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise _fail(path, "no such file")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            files = set(data.files)
+            if META_KEY not in files:
+                raise _fail(
+                    path,
+                    f"not an nnexp model file (no {META_KEY!r} entry; "
+                    f"entries: {sorted(files)[:10]})",
+                )
+            meta_arr = data[META_KEY]
+            arrays = {k: data[k] for k in files if k != META_KEY}
+    except ValueError as e:
+        if str(e).startswith("cannot load model"):
+            raise
+        raise _fail(path, f"corrupt or unsafe file ({e})") from e
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError, RuntimeError) as e:
+        raise _fail(path, f"corrupt or truncated file ({type(e).__name__}: {e})") from e
+
+    if meta_arr.dtype.kind != "U" or meta_arr.shape != ():
+        raise _fail(
+            path, f"metadata must be a 0-d unicode array, got {meta_arr.dtype} {meta_arr.shape}"
+        )
+    try:
+        meta = json.loads(str(meta_arr))
+    except json.JSONDecodeError as e:
+        raise _fail(path, f"metadata is not valid JSON ({e})") from e
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise _fail(path, f"metadata format is not {FORMAT!r}")
+    if meta.get("version") != VERSION:
+        raise _fail(
+            path, f"unsupported format version {meta.get('version')!r} (expected {VERSION})"
+        )
+    config, shapes = meta.get("config"), meta.get("shapes")
+    if not isinstance(config, dict) or not isinstance(shapes, list):
+        raise _fail(path, "metadata lacks 'config' or 'shapes'")
+    try:
+        model = MLP(
+            config["sizes"],
+            activation=config["activation"],
+            output=config["output"],
+            loss=config["loss"],
+            init=config["init"],
+            dropout=config["dropout"],
+            dtype=config["dtype"],
+            rng=0 if rng is None else rng,
+            activation_kwargs=config.get("activation_kwargs") or {},
+            init_kwargs=config.get("init_kwargs") or {},
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise _fail(path, f"invalid architecture metadata ({type(e).__name__}: {e})") from e
+
+    expected = [f"param_{i}" for i in range(len(model.params))]
+    if sorted(arrays) != sorted(expected):
+        raise _fail(path, f"expected arrays {expected}, found {sorted(arrays)}")
+    if [list(p.shape) for p in model.params] != shapes:
+        raise _fail(
+            path,
+            f"metadata shapes {shapes} do not match the architecture "
+            f"{[list(p.shape) for p in model.params]}",
+        )
+    for i, (name, p) in enumerate(zip(model.param_names, model.params, strict=True)):
+        a = arrays[f"param_{i}"]
+        if a.shape != p.shape:
+            raise _fail(path, f"{name} (param_{i}) has shape {a.shape}, metadata says {p.shape}")
+        if a.dtype != p.dtype:
+            raise _fail(path, f"{name} (param_{i}) has dtype {a.dtype}, metadata says {p.dtype}")
+        p[...] = a
+    return model

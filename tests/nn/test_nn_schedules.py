@@ -1,0 +1,94 @@
+"""LR schedules vs hand formulas and torch.optim.lr_scheduler."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from nnexp.nn import SCHEDULES, make_schedule
+
+
+def test_constant():
+    s = make_schedule("constant", 0.1)
+    assert [s(e) for e in (0, 5, 100)] == [0.1, 0.1, 0.1]
+
+
+def test_step():
+    s = make_schedule("step", 0.1, step_size=3, gamma=0.5)
+    assert [s(e) for e in range(7)] == pytest.approx([0.1] * 3 + [0.05] * 3 + [0.025])
+
+
+def test_exponential():
+    s = make_schedule("exponential", 0.2, gamma=0.9)
+    assert [s(e) for e in range(4)] == pytest.approx([0.2, 0.18, 0.162, 0.1458])
+
+
+def test_cosine():
+    s = make_schedule("cosine", 1.0, total_epochs=10, min_lr=0.1)
+    assert s(0) == 1.0
+    assert s(5) == pytest.approx(0.55)  # half way: (max + min) / 2
+    assert s(10) == pytest.approx(0.1) and s(50) == 0.1  # clamped after the end
+    assert s(3) == pytest.approx(0.1 + 0.9 * (1 + math.cos(math.pi * 3 / 10)) / 2)
+
+
+def test_warmup():
+    s = make_schedule("cosine", 1.0, total_epochs=14, warmup_epochs=4)
+    assert [s(e) for e in range(5)] == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])
+    assert s(9) == pytest.approx(0.5)  # cosine over the remaining 10 epochs
+    assert s(14) == pytest.approx(0.0)
+    st = make_schedule("step", 0.1, step_size=2, gamma=0.1, warmup_epochs=1)
+    assert [st(e) for e in range(4)] == pytest.approx([0.05, 0.1, 0.1, 0.01])
+    assert make_schedule("constant", 0.3, warmup_epochs=2)(0) == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize(
+    "name,kw,tname,tkw",
+    [
+        ("step", {"step_size": 4, "gamma": 0.3}, "StepLR", {"step_size": 4, "gamma": 0.3}),
+        ("exponential", {"gamma": 0.8}, "ExponentialLR", {"gamma": 0.8}),
+        (
+            "cosine",
+            {"total_epochs": 12, "min_lr": 0.01},
+            "CosineAnnealingLR",
+            {"T_max": 12, "eta_min": 0.01},
+        ),
+    ],
+)
+def test_matches_torch(name, kw, tname, tkw):
+    torch = pytest.importorskip("torch")
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.5)
+    ts = getattr(torch.optim.lr_scheduler, tname)(opt, **tkw)
+    ours = make_schedule(name, 0.5, **kw)
+    for epoch in range(13):
+        assert ours(epoch) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-12, abs=1e-15)
+        opt.step()
+        ts.step()
+
+
+@pytest.mark.parametrize(
+    "name,kw,bad",
+    [
+        ("step", {"step_size": 0}, "0"),
+        ("step", {"gamma": 0.0}, "0.0"),
+        ("exponential", {"gamma": 1.5}, "1.5"),
+        ("cosine", {"total_epochs": 0}, "0"),
+        ("cosine", {"min_lr": 2.0}, "2.0"),
+        ("cosine", {"total_epochs": 5, "warmup_epochs": 5}, "5"),
+        ("constant", {"warmup_epochs": -1}, "-1"),
+        ("constant", {"gamma": 0.5}, "gamma"),
+    ],
+)
+def test_bad_arguments(name, kw, bad):
+    with pytest.raises(ValueError, match=bad):
+        make_schedule(name, 0.1, **kw)
+
+
+def test_bad_name_and_base_lr_and_epoch():
+    with pytest.raises(ValueError, match="'linear'") as e:
+        make_schedule("linear", 0.1)
+    assert all(n in str(e.value) for n in SCHEDULES)
+    with pytest.raises(ValueError, match=r"-0\.1"):
+        make_schedule("constant", -0.1)
+    with pytest.raises(ValueError, match="-1"):
+        make_schedule("constant", 0.1)(-1)
