@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code (also used by ``python -m nnexp``)."""
     if argv is not None:
         sys.argv = [sys.argv[0], *argv]
-    from nnexp.signals import install_signal_handlers
+    from nnexp.signals import install_signal_handlers, raise_if_stop_requested
 
     install_signal_handlers()
     args = sys.argv[1:]
@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         _hydra_entry()
         if _job_errors:
             raise _job_errors[0]
+        raise_if_stop_requested()
     except BaseException as exc:  # every exit path must end open runs
         return _report(exc)
     return 0

@@ -56,6 +56,7 @@ def run_experiment(
     """
     from nnexp.data.baseline import trivial_baseline
     from nnexp.progress import EpochProgress
+    from nnexp.signals import StopOnSignal
 
     seed = int(cfg.seed)
     dataset, splits = build_splits(cfg.data, seed)
@@ -77,7 +78,8 @@ def run_experiment(
         description=run_name or "train",
         enabled=None if show_progress else False,
     )
-    listeners = [bar, *callbacks]
+    # StopOnSignal comes last: an epoch's metrics are queued before a Ctrl-C/SIGTERM stops it.
+    listeners = [bar, *callbacks, StopOnSignal()]
 
     if not cfg.tracking.enabled:
         history = _fit(cfg, model, optimizer, schedule, splits, listeners)
