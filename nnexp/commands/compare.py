@@ -1,0 +1,111 @@
+"""``python -m nnexp compare RUN_ID RUN_ID ...``: overlaid learning curves and the params that differ.
+
+Writes one PNG (default ``mlruns/compare-<short ids>.png``, see :mod:`.curves`), prints its
+path, then a table with one column per run: the params that differ between the runs, followed
+by their final and best losses and diagnoses.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from nnexp.commands.common import (
+    MISSING,
+    differing_params,
+    format_number,
+    format_param,
+    make_parser,
+    open_reader,
+    short_id,
+    truncate,
+)
+from nnexp.commands.curves import Curves, plot_runs
+from nnexp.commands.table import Column, render
+from nnexp.errors import NnexpError
+
+CURVE_METRICS = ("loss", "accuracy", "r2")
+SUMMARY_METRICS = ("final_train_loss", "final_val_loss", "best_val_loss")
+CELL_WIDTH = 16
+LABEL_WIDTH = 40
+MAX_IDS_IN_NAME = 4
+
+
+def build_parser() -> Any:
+    parser = make_parser(
+        "compare",
+        "Overlaid learning curves of runs (train dashed, validation solid) as a PNG,\n"
+        "and the params that differ between them.",
+    )
+    parser.add_argument("run_ids", nargs="+", metavar="RUN_ID", help="run ids (or unique prefixes)")
+    parser.add_argument(
+        "--output",
+        metavar="PATH",
+        help="the PNG to write (default: mlruns/compare-<short ids>.png)",
+    )
+    return parser
+
+
+def main(args: list[str]) -> int:
+    opts = build_parser().parse_args(args)
+    reader = open_reader(opts.tracking_uri)
+    runs = []
+    for run_id in opts.run_ids:
+        run = reader.get_run(run_id)
+        if run.run_id in {r.run_id for r in runs}:
+            raise NnexpError(f"compare: run {run.run_id} is given twice")
+        runs.append(run)
+    curves = [read_curves(reader, run) for run in runs]
+    path = Path(opts.output) if opts.output else default_output(runs)
+    title = f"Learning curves of {len(runs)} run{'s' if len(runs) > 1 else ''}"
+    plot_runs(curves, path, title)
+    print(f"learning curves: {path}")
+    for line in summary_lines(runs):
+        print(line)
+    return 0
+
+
+def read_curves(reader: Any, run: Any) -> Curves:
+    """The run's per-epoch train/val histories (the last value where a step was logged twice)."""
+    curves = Curves(truncate(f"{run.name} ({short_id(run.run_id)})", LABEL_WIDTH))
+    for metric in CURVE_METRICS:
+        for part in ("train", "val"):
+            key = f"{part}_{metric}"
+            if key in run.metrics:
+                points = dict(reader.metric_history(run.run_id, key))
+                curves.series[key] = sorted((s, v) for s, v in points.items() if s > 0)
+    if not curves.series.get("train_loss") and not curves.series.get("val_loss"):
+        raise NnexpError(
+            f"run {run.run_id} ({run.kind}) recorded no per-epoch losses; "
+            "compare training runs, not sweep or multirun parents"
+        )
+    return curves
+
+
+def default_output(runs: list[Any]) -> Path:
+    ids = [short_id(run.run_id) for run in runs[:MAX_IDS_IN_NAME]]
+    if len(runs) > MAX_IDS_IN_NAME:
+        ids.append(f"and{len(runs) - MAX_IDS_IN_NAME}more")
+    return Path("mlruns") / f"compare-{'-'.join(ids)}.png"
+
+
+def summary_lines(runs: list[Any]) -> list[str]:
+    """A table, one column per run: the differing params, then losses and diagnosis."""
+    params = differing_params(runs)
+    rows: list[tuple[str, list[str]]] = [
+        (key, [format_param(run.params.get(key, MISSING), CELL_WIDTH) for run in runs])
+        for key in params
+    ]
+    rows += [
+        (key, [format_number(run.metrics.get(key)) for run in runs]) for key in SUMMARY_METRICS
+    ]
+    rows.append(("diagnosis", [run.tags.get("diagnosis", MISSING) for run in runs]))
+    columns = [Column("", [name for name, _ in rows])]
+    for index, run in enumerate(runs):
+        columns.append(Column(short_id(run.run_id), [cells[index] for _, cells in rows]))
+    heading = (
+        f"params that differ ({len(params)}), then results:"
+        if params
+        else "no params differ between the runs; results:"
+    )
+    return [heading, *render(columns)]

@@ -1,0 +1,185 @@
+"""``python -m nnexp runs``: the table shows what differs, sorts by a metric, fits 120 columns."""
+
+from __future__ import annotations
+
+import pytest
+
+from nnexp.commands.runs import format_table
+from nnexp.errors import NnexpError
+from nnexp.tracking.reader import RunRecord
+
+SETTINGS = {
+    "small-slow": ("optimizer.lr=0.003", "model.hidden_sizes=[8]"),
+    "small-fast": ("optimizer.lr=0.03", "model.hidden_sizes=[8]"),
+    "big-fastest": ("optimizer.lr=0.3", "model.hidden_sizes=[32,32]"),
+}
+
+
+@pytest.fixture(scope="module")
+def three_runs(shared_store):
+    """``{name: run_id}`` for three runs that differ in lr and width only."""
+    return {name: shared_store.make_run(*extra) for name, extra in SETTINGS.items()}
+
+
+def table(store, capsys, *args):
+    assert store.command("runs", *args) == 0
+    return capsys.readouterr().out.splitlines()
+
+
+def row_ids(lines, n):
+    return [line.split()[0] for line in lines[2 : 2 + n]]
+
+
+def metric(store, run_id, key):
+    return store.client().get_run(run_id).data.metrics[key]
+
+
+def test_only_params_that_differ_are_columns(shared_store, three_runs, capsys):
+    lines = table(shared_store, capsys)
+    assert lines[0] == "experiment 'nnexp': 3 runs, best_val_loss lowest first"
+    assert lines[-1] == f"store: {shared_store.uri}"
+    header = lines[1].split()
+    assert header[:3] == ["run", "hidden_sizes", "lr"]
+    assert header[3:] == [
+        "final_train",
+        "final_val",
+        "best_val",
+        "test_loss",
+        "test_acc",
+        "diagnosis",
+        "state",
+    ]
+    for equal in ("activation", "n_samples", "epochs", "seed", "uri", "name"):
+        assert equal not in header
+    big = next(line for line in lines if line.startswith(three_runs["big-fastest"][:8]))
+    assert "[32, 32]" in big and " 0.3 " in big and big.rstrip().endswith("FINISHED")
+    assert any(
+        line.startswith("hidden: ") and "params equal in every run" in line for line in lines
+    )
+    assert all(len(line) <= 120 for line in lines[:-1])
+
+
+def test_default_sort_is_best_val_loss_lowest_first(shared_store, three_runs, capsys):
+    lines = table(shared_store, capsys)
+    ids = sorted(three_runs.values(), key=lambda r: metric(shared_store, r, "best_val_loss"))
+    assert row_ids(lines, 3) == [run_id[:8] for run_id in ids]
+    assert "best_val_loss lowest first" in lines[0]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--sort", "-final_val_accuracy"),
+        ("--sort=-final_val_accuracy",),
+        ("--sort", "final_val_accuracy", "--desc"),
+    ],
+)
+def test_sort_by_any_metric_highest_first(shared_store, three_runs, capsys, args):
+    lines = table(shared_store, capsys, *args)
+    ids = sorted(
+        three_runs.values(),
+        key=lambda r: -metric(shared_store, r, "final_val_accuracy"),
+    )
+    # ties keep the newest run first, as the table does
+    if len({metric(shared_store, r, "final_val_accuracy") for r in ids}) == 3:
+        assert row_ids(lines, 3) == [run_id[:8] for run_id in ids]
+    assert "final_val_accuracy highest first" in lines[0]
+    assert "final_val_accuracy" in lines[1].split()  # the sort metric gets a column
+
+
+def test_limit_keeps_the_best(shared_store, three_runs, capsys):
+    lines = table(shared_store, capsys, "--limit", "1")
+    best = min(three_runs.values(), key=lambda r: metric(shared_store, r, "best_val_loss"))
+    assert "1 of 3 runs" in lines[0]
+    assert row_ids(lines, 1) == [best[:8]]
+
+
+def test_parent_lists_only_its_children(store, capsys):
+    from nnexp.tracking import RunRecorder, open_store
+
+    loner = store.make_run()
+    tracking = open_store(store.uri, "nnexp", str(store.artifacts))
+    with RunRecorder(
+        tracking, run_name="grid", tags={"nnexp.kind": "multirun"}, activate=False
+    ) as p:
+        kids = [
+            store.make_run(f"model.activation={name}", parent_run_id=p.run_id)
+            for name in ("relu", "sigmoid")
+        ]
+    lines = table(store, capsys, "--parent", p.run_id)
+    assert lines[0].startswith(f"runs of multirun {p.run_id[:8]} (grid)")
+    assert lines[1].split()[:2] == ["run", "activation"]
+    assert sorted(row_ids(lines, 2)) == sorted(k[:8] for k in kids)
+    assert loner[:8] not in "\n".join(lines)
+    # the experiment table shows all three training runs and names the parent below it
+    lines = table(store, capsys)
+    assert sorted(row_ids(lines, 3)) == sorted(k[:8] for k in [loner, *kids])
+    assert f"  {p.run_id[:8]}  multirun  FINISHED  grid" in lines
+
+
+def test_bad_input_is_one_line(shared_store, three_runs):
+    with pytest.raises(NnexpError, match=r"no run has the metric 'best_vall_loss'; metrics: .*"):
+        shared_store.command("runs", "--sort", "best_vall_loss")
+    with pytest.raises(NnexpError, match=r"no experiment 'nope' .* experiments: .*nnexp"):
+        shared_store.command("runs", "--experiment", "nope")
+    with pytest.raises(NnexpError, match=r"no run with id 'ffffffff'"):
+        shared_store.command("runs", "--parent", "ffffffff")
+    with pytest.raises(NnexpError, match=r"unrecognized arguments: --bogus \(see .*--help\)"):
+        shared_store.command("runs", "--bogus")
+    with pytest.raises(NnexpError, match=r"--limit 0 is invalid"):
+        shared_store.command("runs", "--limit", "0")
+
+
+def fake_run(index: int, params: dict[str, str], best: float) -> RunRecord:
+    return RunRecord(
+        run_id=f"{index:x}" * 32,
+        name=f"run-{index}",
+        experiment_id="1",
+        status="FINISHED",
+        start_time=index,
+        params={"seed": "0", "tracking.uri": f"sqlite:///db{index}", **params},
+        metrics={"best_val_loss": best, "final_train_loss": best / 2, "final_val_loss": best},
+        tags={"diagnosis": "good"},
+    )
+
+
+def test_wide_tables_drop_the_params_that_do_not_fit():
+    keys = [f"group{i}.some_rather_long_parameter_name_{i}" for i in range(12)]
+    runs = [
+        fake_run(i, {key: f"value-{i}-{'x' * 30}" for key in keys}, best=0.1 * (i + 1))
+        for i in range(3)
+    ]
+    lines = format_table(runs)
+    assert all(len(line) <= 120 for line in lines), "\n".join(lines)
+    header = lines[0].split()
+    shown = header[1:-5]  # then final_train, final_val, best_val, diagnosis, state
+    assert 1 <= len(shown) < len(keys)
+    assert shown[0] == "some_ra…r_name_0"  # cut in the middle: the distinguishing end stays
+    assert len(set(shown)) == len(shown)
+    assert header[-2:] == ["diagnosis", "state"]
+    start = next(i for i, line in enumerate(lines) if line.startswith("differing params not shown"))
+    end = next(i for i, line in enumerate(lines) if line.startswith("metrics:"))
+    note = " ".join(lines[start:end])
+    assert sum(key + "," in note + "," for key in keys) == len(keys) - len(shown)
+    assert "tracking.uri" not in "\n".join(lines)  # bookkeeping differs but is hidden
+    assert "…" in lines[1]  # long values are cut
+
+
+def test_short_column_names_stay_unambiguous():
+    from nnexp.commands.common import short_names
+
+    names = short_names(["model.name", "optimizer.name", "optimizer.lr", "optimizer.schedule.name"])
+    assert names == {
+        "model.name": "model.name",
+        "optimizer.name": "optimizer.name",
+        "optimizer.lr": "lr",
+        "optimizer.schedule.name": "schedule.name",
+    }
+
+
+def test_help_works(tmp_path, cli):
+    result = cli(tmp_path, "runs", "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: python -m nnexp runs")
+    for option in ("--experiment", "--parent", "--sort", "--desc", "--limit", "--tracking-uri"):
+        assert option in result.stdout

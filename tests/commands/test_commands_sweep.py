@@ -1,0 +1,80 @@
+"""The commands on a real Optuna sweep made by ``python -m nnexp +sweep=lr``: trials are runs."""
+
+from __future__ import annotations
+
+import pytest
+
+SWEEP = [
+    "+sweep=lr",
+    "sweep.n_trials=2",
+    "sweep.log_model=none",
+    "data.n_samples=120",
+    "trainer.epochs=6",
+    "trainer.progress=false",
+]
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory, cli):
+    """``(workdir, parent, trials)`` after a 2-trial sweep in a fresh working directory."""
+    from mlflow import MlflowClient
+
+    workdir = tmp_path_factory.mktemp("sweep")
+    made = cli(workdir, *SWEEP)
+    assert made.returncode == 0, made.stderr
+    client = MlflowClient(tracking_uri=f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("nnexp").experiment_id])
+    [parent] = [r for r in runs if r.data.tags.get("nnexp.kind") == "sweep"]
+    trials = [r for r in runs if r.data.tags.get("nnexp.kind") == "trial"]
+    assert len(trials) == 2
+    return workdir, parent, trials
+
+
+def in_workdir(monkeypatch, workdir, name, *args):
+    """Run a command the way a user does: in the working directory, with the default store."""
+    import importlib
+
+    monkeypatch.chdir(workdir)
+    return importlib.import_module(f"nnexp.commands.{name}").main(list(args))
+
+
+def test_every_sweep_trial_reproduces_bit_for_bit(sweep, monkeypatch, capsys):
+    workdir, parent, trials = sweep
+    for trial in trials:
+        assert trial.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert in_workdir(monkeypatch, workdir, "reproduce", trial.info.run_id) == 0
+        out = capsys.readouterr().out
+        number = trial.data.tags["trial_number"]
+        assert f"trial {number} of sweep lr" in out
+        assert "5 per-epoch metrics x 6 epochs" in out
+        assert "result: bit-identical" in out
+
+
+def test_runs_of_a_sweep_show_the_sampled_lr(sweep, monkeypatch, capsys):
+    workdir, parent, trials = sweep
+    assert in_workdir(monkeypatch, workdir, "runs", "--parent", parent.info.run_id[:8]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"runs of sweep {parent.info.run_id[:8]} (sweep lr)")
+    header = lines[1].split()
+    assert header[:3] == ["run", "lr", "seed"]  # sampled lr and per-trial seed differ
+    rows = lines[2:4]
+    assert {row.split()[0] for row in rows} == {t.info.run_id[:8] for t in trials}
+    assert all(row.split()[-1] == "COMPLETE" for row in rows)
+
+
+def test_experiment_table_lists_the_sweep_as_a_parent(sweep, monkeypatch, capsys):
+    workdir, parent, _ = sweep
+    assert in_workdir(monkeypatch, workdir, "runs") == 0
+    out = capsys.readouterr().out
+    assert f"  {parent.info.run_id[:8]}  sweep     FINISHED  sweep lr" in out
+
+
+def test_compare_sweep_trials(sweep, monkeypatch, capsys):
+    workdir, _, trials = sweep
+    ids = [t.info.run_id for t in trials]
+    assert in_workdir(monkeypatch, workdir, "compare", *ids) == 0
+    out = capsys.readouterr().out
+    png = workdir / "mlruns" / f"compare-{ids[0][:8]}-{ids[1][:8]}.png"
+    assert f"learning curves: {png.relative_to(workdir)}" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "optimizer.lr" in out
