@@ -1,0 +1,256 @@
+"""Fixtures for the browser tests: a small sweep in a temporary store, `mlflow ui` serving it on
+loopback, and headless Debian Chromium driven by selenium (no driver or browser downloads)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+REPO = Path(__file__).resolve().parents[2]
+
+EPOCHS = 15
+N_TRIALS = 3
+SWEEP_ARGS = [
+    "+sweep=lr",
+    f"sweep.n_trials={N_TRIALS}",
+    "data.n_samples=150",
+    f"trainer.epochs={EPOCHS}",
+    "trainer.progress=false",
+]
+# Per-epoch metrics whose chart a child run's page must draw.
+EPOCH_METRICS = ("train_loss", "val_loss")
+
+SERVER_START_TIMEOUT = 90.0
+SWEEP_TIMEOUT = 180.0
+
+# Headless flags for running Chromium as root on a machine whose network is closed except
+# loopback (/work/.library/env/machines/python.md).
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1600,1000",
+)
+
+
+def missing_browser() -> str | None:
+    """Why the browser tests cannot run here, or None when they can."""
+    absent = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.is_file()]
+    if absent:
+        return (
+            f"{' and '.join(absent)} not found: install Debian's chromium and chromium-driver "
+            "(apt-get install -y chromium chromium-driver)"
+        )
+    return None
+
+
+def _clean_env() -> dict[str, str]:
+    env = dict(os.environ)
+    for name in (
+        "MLFLOW_TRACKING_URI",
+        "MLFLOW_EXPERIMENT_NAME",
+        "MLFLOW_EXPERIMENT_ID",
+        "MLFLOW_RUN_ID",
+        "NNEXP_TRACEBACK",
+        "HYDRA_FULL_ERROR",
+        "NNEXP_SWEEP_ROLE",
+    ):
+        env.pop(name, None)
+    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    env["DO_NOT_TRACK"] = "true"
+    return env
+
+
+@dataclass
+class Run:
+    run_id: str
+    name: str
+
+
+@dataclass
+class SweepStore:
+    workdir: Path
+    uri: str
+    experiment_id: str
+    parent: Run
+    children: list[Run]
+    # run id -> metric -> number of logged steps
+    history: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _require_browser() -> None:
+    """Skip (before the sweep runs) where Debian's Chromium or its driver is not installed."""
+    reason = missing_browser()
+    if reason:
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def ui_artifacts() -> Path:
+    """Where screenshots go: $NNEXP_TEST_ARTIFACTS, else <repo>/mlruns/test-artifacts (ignored)."""
+    root = os.environ.get("NNEXP_TEST_ARTIFACTS")
+    path = Path(root) if root else REPO / "mlruns" / "test-artifacts"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def sweep_store(tmp_path_factory: pytest.TempPathFactory) -> SweepStore:
+    """`python -m nnexp +sweep=lr` (3 trials, 15 epochs) into mlruns/ of a fresh directory."""
+    from mlflow.tracking import MlflowClient
+
+    workdir = tmp_path_factory.mktemp("ui-sweep")
+    done = subprocess.run(
+        [sys.executable, "-m", "nnexp", *SWEEP_ARGS],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=SWEEP_TIMEOUT,
+        env=_clean_env(),
+    )
+    assert done.returncode == 0, f"sweep failed:\n{done.stdout}\n{done.stderr}"
+    found = re.search(r"MLflow parent run ([0-9a-f]{32})", done.stdout)
+    assert found, f"no parent run id in the sweep's output:\n{done.stdout}"
+    parent_id = found.group(1)
+
+    uri = f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    parent = client.get_run(parent_id)
+    experiment_id = parent.info.experiment_id
+    children = client.search_runs(
+        [experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent_id}'"
+    )
+    assert len(children) == N_TRIALS, [c.info.run_name for c in children]
+    history = {
+        c.info.run_id: {m: len(client.get_metric_history(c.info.run_id, m)) for m in EPOCH_METRICS}
+        for c in children
+    }
+    for run_id, counts in history.items():
+        assert counts == dict.fromkeys(EPOCH_METRICS, EPOCHS), (run_id, counts)
+    return SweepStore(
+        workdir=workdir,
+        uri=uri,
+        experiment_id=experiment_id,
+        parent=Run(parent_id, parent.info.run_name),
+        children=sorted(
+            (Run(c.info.run_id, c.info.run_name) for c in children), key=lambda r: r.name
+        ),
+        history=history,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM the server's process group (uvicorn is a child of `mlflow ui`), then SIGKILL."""
+    if proc.poll() is not None:
+        return
+    for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture(scope="module")
+def mlflow_ui(sweep_store: SweepStore) -> Iterator[str]:
+    """`mlflow ui` on 127.0.0.1 over the sweep's store; yields its base URL."""
+    port = _free_port()
+    log_path = sweep_store.workdir / "mlflow-ui.log"
+    env = _clean_env()
+    # No background job runner (huey consumers): the UI needs none of it, and the machine is small.
+    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [
+                shutil.which("mlflow") or "mlflow",
+                "ui",
+                "--backend-store-uri",
+                sweep_store.uri,
+                "--default-artifact-root",
+                str(sweep_store.workdir / "mlruns" / "artifacts"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+            ],
+            cwd=sweep_store.workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"mlflow ui exited with {proc.returncode}:\n{log_path.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{base}/health", timeout=5) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"mlflow ui not healthy after {SERVER_START_TIMEOUT:.0f} s:\n"
+                    f"{log_path.read_text()}"
+                )
+            time.sleep(0.5)
+        yield base
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Headless Debian Chromium through Debian's chromedriver (Selenium Manager is never used)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="nnexp-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
