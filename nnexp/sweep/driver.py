@@ -1,0 +1,328 @@
+"""``python -m nnexp +sweep=NAME``: plan and check the sweep, then run trials until the total.
+
+One launch, in order:
+
+1. Plan: compose the trials' base config (``sweep.base_overrides`` + the command line), check the
+   sweep (:mod:`nnexp.sweep.validate`); any problem is one line, before anything is created.
+2. Under the sweep lock: create or load the study (refusing a same-named study of a different
+   sweep), find or create the MLflow parent run, fail and re-queue orphaned trials.
+3. Start ``sweep.workers - 1`` extra processes, then run trials here too: under the lock count
+   the study's trials and ask for one more only while fewer than ``n_trials`` exist, so the
+   total holds across resumes and workers; stop at ``sweep.timeout`` seconds (no new trial
+   starts after it; a running one finishes).
+4. Wait for the workers; log the trials CSV, the plots, the best values and the best trial's
+   pyfunc model to the parent run; print the best trials and the best trial's override line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from nnexp.errors import NnexpError
+from nnexp.sweep.config import SweepConfig, to_sweep_config
+from nnexp.sweep.objective import MAX_CONSECUTIVE_CRASHES, run_trial
+from nnexp.sweep.overrides import TrialComposer, merge_overrides, user_overrides
+from nnexp.sweep.space import Dimension, resolve_space
+from nnexp.sweep.storage import counted_trials, storage_location, sweep_lock
+from nnexp.sweep.validate import (
+    check_dimensions,
+    check_dry_run,
+    check_metric_task,
+    check_settings,
+    config_groups,
+    grid_space,
+)
+from nnexp.sweep.workers import is_worker
+
+MAX_BEST_MODELS = 5
+
+
+@dataclass
+class SweepPlan:
+    """Everything a launch needs, checked."""
+
+    spec: SweepConfig
+    dims: list[Dimension]
+    base_overrides: list[str]
+    base_cfg: Any
+    base_seed: int
+    composer: TrialComposer
+    study_name: str
+    storage: str
+    lock_path: Path
+    max_trials: int | None
+    grid: dict[str, list[Any]] | None
+    report_key: str | None
+    prune: bool
+    pruner: Any
+    pruner: Any
+    identity: dict[str, Any]
+    command_overrides: list[str]
+    parent_id: str | None = None
+
+
+def plan_sweep(cfg: Any, overrides: list[str]) -> SweepPlan:
+    """Check the sweep and its space; raise :class:`ConfigError` with one line on a problem."""
+    from nnexp.sweep.samplers import build_pruner, build_sampler
+
+    spec = to_sweep_config(cfg.sweep)
+    check_settings(spec)
+    groups = config_groups()
+    dims = resolve_space(spec.space, set(groups))
+    base = merge_overrides(spec.base_overrides, user_overrides(overrides))
+    composer = TrialComposer(set(groups))
+    base_cfg = composer.compose(base)
+    check_dimensions(dims, groups, base_cfg)
+    multi = len(spec.objective_metrics) > 1
+    pruner = build_pruner(spec.pruner, multi_objective=multi)
+    grid = grid_space(dims) if spec.sampler.name == "grid" else None
+    build_sampler(spec.sampler, grid_space=grid)
+    check_dry_run(dims, composer, base)
+    check_metric_task(spec, base_cfg)
+    max_trials = spec.n_trials
+    if grid is not None:
+        size = 1
+        for values in grid.values():
+            size *= len(values)
+        max_trials = size if max_trials is None else min(max_trials, size)
+    tracking_uri = base_cfg.tracking.uri if base_cfg.tracking.enabled else None
+    storage, lock_path = storage_location(spec.storage, spec.study, tracking_uri)
+    return SweepPlan(
+        spec=spec,
+        dims=dims,
+        base_overrides=base,
+        base_cfg=base_cfg,
+        base_seed=int(base_cfg.seed),
+        composer=composer,
+        study_name=spec.study,
+        storage=storage,
+        lock_path=lock_path,
+        max_trials=max_trials,
+        grid=grid,
+        report_key=None if multi else report_key(spec.metric),
+        prune=spec.pruner.name != "none",
+        pruner=pruner,
+        identity=_identity(spec, base),
+        command_overrides=list(overrides),
+    )
+
+
+def report_key(metric: str) -> str | None:
+    """The per-epoch record key reported to the pruner for ``metric``."""
+    for prefix in ("best_", "final_"):
+        if metric.startswith(prefix):
+            return metric[len(prefix) :]
+    if metric.startswith("test_"):
+        return "val_" + metric[len("test_") :]
+    return None
+
+
+def run_sweep(cfg: Any, overrides: list[str]) -> dict[str, Any]:
+    """Run (or resume, or join) the study; return the summary (best trial, counts)."""
+    _quiet_optuna()
+    plan = plan_sweep(cfg, list(overrides))
+    spec, worker = plan.spec, is_worker()
+    if spec.workers > 1 or worker:
+        from nnexp.sweep.workers import limit_blas_threads
+
+        limit_blas_threads()
+    processes: list[Any] = []
+    runs = None
+    try:
+        if spec.workers > 1 and not worker:  # start them first: they take seconds to boot
+            from nnexp.sweep.workers import spawn_workers
+
+            processes = spawn_workers(plan.command_overrides, spec.workers - 1)
+        study, runs = _open(plan, worker)
+        _loop(plan, study, runs, show_progress=not worker and sys.stderr.isatty())
+        if processes:
+            from nnexp.sweep.workers import wait_workers
+
+            codes = wait_workers(processes)
+            if any(codes):
+                raise NnexpError(f"sweep worker(s) exited with {codes}; see their errors above")
+    except BaseException as exc:
+        if processes:
+            from nnexp.sweep.workers import stop_workers
+
+            stop_workers(processes)
+        if runs is not None and not worker:
+            runs.end_parent("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        raise
+    if worker:
+        return {}
+    return _finish(plan, study, runs)
+
+
+def _open(plan: SweepPlan, worker: bool) -> tuple[Any, Any]:
+    from nnexp.sweep.orphans import reap_orphans
+    from nnexp.sweep.samplers import build_sampler
+    from nnexp.sweep.storage import load_study, open_storage
+
+    spec, base_cfg = plan.spec, plan.base_cfg
+    tracking = base_cfg.tracking
+    runs = None
+    if tracking.enabled:
+        from nnexp.sweep.parent import SweepRuns
+
+        runs = SweepRuns(tracking, plan.study_name, plan.storage)
+    storage = open_storage(
+        spec.storage, plan.study_name, tracking.uri if tracking.enabled else None
+    )
+    with sweep_lock(plan.lock_path):
+        study, launch = load_study(
+            storage, plan.study_name, spec.objective_directions, None, plan.pruner, plan.identity
+        )
+        study.sampler = build_sampler(
+            spec.sampler, launch_index=launch, grid_space=plan.grid, warn=False
+        )
+        if runs is not None:
+            from omegaconf import OmegaConf
+
+            from nnexp.sweep.parent import command_text
+
+            parent = runs.find_parent() if worker else None
+            plan.parent_id = parent or runs.open_parent(
+                spec,
+                command_text(plan.command_overrides),
+                OmegaConf.to_yaml(OmegaConf.structured(spec)),
+            )
+        if not worker:
+            end = (lambda trial, reason: runs.end_orphan(trial.number, reason)) if runs else None
+            for number, reason, requeued in reap_orphans(study, end):
+                again = "re-queued" if requeued else "not re-queued (it was a retry)"
+                print(
+                    f"nnexp: trial {number} was orphaned ({reason}): failed, {again}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    return study, runs
+
+
+def _loop(plan: SweepPlan, study: Any, runs: Any, show_progress: bool) -> None:
+    spec = plan.spec
+    deadline = time.monotonic() + spec.timeout if spec.timeout else None
+    bar = None
+    if show_progress:
+        from tqdm import tqdm
+
+        done = len(counted_trials(study.get_trials(deepcopy=False)))
+        bar = tqdm(
+            total=plan.max_trials,
+            initial=done,
+            desc=f"sweep {plan.study_name}",
+            unit="trial",
+            dynamic_ncols=True,
+        )
+    crashes, logged = 0, None
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            with sweep_lock(plan.lock_path):
+                counted = len(counted_trials(study.get_trials(deepcopy=False)))
+                if plan.max_trials is not None and counted >= plan.max_trials:
+                    break
+                trial = study.ask()
+            outcome = run_trial(plan, study, trial, runs)
+            crashes = crashes + 1 if outcome.crashed else 0
+            if crashes >= MAX_CONSECUTIVE_CRASHES:
+                raise NnexpError(
+                    f"{crashes} trials in a row crashed, stopping the sweep; last: "
+                    f"trial {outcome.number}: {outcome.reason}"
+                )
+            best = _best_values(study)
+            done = len(counted_trials(study.get_trials(deepcopy=False)))
+            if runs is not None and best is not None and best != logged:
+                runs.log_progress(best, done)  # only when it improves: one MLflow call
+                logged = best
+            if bar is not None:
+                bar.n = done
+                bar.set_postfix(best=f"{best[0]:.4g}" if best else "-", refresh=True)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _finish(plan: SweepPlan, study: Any, runs: Any) -> dict[str, Any]:
+    import tempfile
+
+    from optuna.trial import TrialState
+
+    from nnexp.sweep.report import best_trials, format_table, records, summarize, write_trials_csv
+
+    rows = records(study, plan, runs.children() if runs is not None else {})
+    summary = summarize(study, rows)
+    where = f"Optuna storage {_display(plan.storage)}"
+    if runs is not None:
+        from nnexp.sweep.plots import make_plots
+
+        if plan.spec.log_model == "best":
+            with sweep_lock(plan.lock_path):
+                for trial in best_trials(study)[:MAX_BEST_MODELS]:
+                    row = rows[trial.number]
+                    if row["run_id"]:
+                        runs.log_best_model(row["run_id"], row["overrides"], plan.composer)
+        with tempfile.TemporaryDirectory(prefix="nnexp-sweep-") as tmp:
+            folder = Path(tmp)
+            files = [write_trials_csv(study, rows, folder / "trials.csv")]
+            files += make_plots(study, rows, folder, plan.dims, plan.spec.objective_metrics[0])
+            runs.log_summary(summary, files)
+        if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            runs.end_parent("FINISHED")
+        summary["parent_run_id"] = runs.parent_id
+        where += f"; MLflow parent run {runs.parent_id}"
+    print(format_table(study, rows, summary, plan.spec.top_k, where), flush=True)
+    if runs is not None:
+        from nnexp.report import ui_command
+
+        print(f"  open the UI: {ui_command(runs.store.display_uri)}", flush=True)
+    return summary
+
+
+def _best_values(study: Any) -> list[float] | None:
+    if len(study.directions) != 1:
+        return None
+    try:
+        return [study.best_value]
+    except ValueError:  # no complete trial yet
+        return None
+
+
+def _identity(spec: SweepConfig, base: list[str]) -> dict[str, Any]:
+    """What makes two sweeps the same study (not: n_trials, timeout, workers, sampler, logging)."""
+    from nnexp.sweep.overrides import override_key
+
+    kept = [
+        line
+        for line in base
+        if not override_key(line).startswith(("tracking", "hydra", "trainer.progress"))
+    ]
+    identity = {
+        "overrides": kept,
+        "space": {k: asdict(v) for k, v in spec.space.items()},
+        "metrics": spec.objective_metrics,
+        "directions": spec.objective_directions,
+    }
+    return json.loads(json.dumps(identity, default=str))
+
+
+def _display(storage: str) -> str:
+    from nnexp.redact import redact
+
+    try:
+        return str(Path(storage).relative_to(Path.cwd()))
+    except ValueError:
+        return redact(storage)
+
+
+def _quiet_optuna() -> None:
+    import warnings
+
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
