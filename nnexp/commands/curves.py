@@ -57,7 +57,14 @@ def plot_runs(curves: list[Curves], path: str | Path, title: str) -> Path:
                 points = run.series.get(f"{part}_{key}") or []
                 if points:
                     steps, values = zip(*points, strict=True)
-                    ax.plot(steps, values, linestyle=style, color=colour, linewidth=1.5)
+                    ax.plot(
+                        steps,
+                        values,
+                        linestyle=style,
+                        color=colour,
+                        linewidth=1.5,
+                        marker="o" if len(points) == 1 else None,  # one epoch: no line to draw
+                    )
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
         ax.set_title(name if name == "R²" else name.capitalize(), fontsize=10)
