@@ -79,10 +79,16 @@ class SweepConfig:
     stops there); ``timeout`` (seconds) bounds one launch. ``storage`` is any Optuna storage URL;
     by default a journal file ``optuna/<study>.journal`` next to the MLflow SQLite database
     (``mlruns/optuna/``). ``base_overrides`` are Hydra overrides every trial starts from (the
-    user's command-line overrides come after them, the sampled values last). ``report_every``:
+    user's command-line overrides come after them, the sampled values last). ``vary_seed``:
+    each trial gets its own seed (derived from the base seed and the trial number); false gives
+    every trial the base seed (same data split and initialisation: a controlled comparison, as
+    the capacity U-curve needs). ``report_every``:
     epochs between two ``trial.report`` calls (each is a synced journal write, about 3 ms).
     ``log_model``: which trials get the full pyfunc model (best | all | none); ``log_plots``:
-    learning-curve PNG per trial.
+    learning-curve PNG per trial. ``heartbeat_interval``/``grace_period`` (seconds; RDB
+    storages such as PostgreSQL only): each running trial records a heartbeat every interval;
+    one silent for longer than the grace period (default: twice the interval) lost its worker,
+    and the other workers fail it and run it again once.
     """
 
     name: str = "sweep"
@@ -101,9 +107,12 @@ class SweepConfig:
     space: dict[str, ParamSpec] = field(default_factory=dict)
     base_overrides: list[str] = field(default_factory=list)
     report_every: int = 5
+    vary_seed: bool = True
     log_model: str = "best"
     log_plots: bool = False
     top_k: int = 5
+    heartbeat_interval: int = 60
+    grace_period: int | None = None
 
     @property
     def objective_metrics(self) -> list[str]:

@@ -9,7 +9,10 @@ One launch, in order:
 3. Start ``sweep.workers - 1`` extra processes, then run trials here too: under the lock count
    the study's trials and ask for one more only while fewer than ``n_trials`` exist, so the
    total holds across resumes and workers; stop at ``sweep.timeout`` seconds (no new trial
-   starts after it; a running one finishes).
+   starts after it; a running one finishes). On an RDB storage (heartbeat), first fail and
+   re-queue trials whose worker died (:func:`nnexp.sweep.orphans.fail_stale_trials`) and end
+   their MLflow runs KILLED; at the total, wait while other workers' trials still run, since
+   one of them may yet lose its worker and need a retry.
 4. Wait for the workers; log the trials CSV, the plots, the best values and the best trial's
    pyfunc model to the parent run; print the best trials and the best trial's override line.
 """
@@ -40,6 +43,7 @@ from nnexp.sweep.validate import (
 from nnexp.sweep.workers import is_worker
 
 MAX_BEST_MODELS = 5
+WAIT_POLL = 2.0  # seconds between looks at other workers' running trials, at the total
 
 
 @dataclass
@@ -54,7 +58,7 @@ class SweepPlan:
     composer: TrialComposer
     study_name: str
     storage: str
-    lock_path: Path
+    lock_path: Any  # a lock file, or a DatabaseLock on PostgreSQL (see nnexp.sweep.storage)
     max_trials: int | None
     grid: dict[str, list[Any]] | None
     report_key: str | None
@@ -128,9 +132,11 @@ def run_sweep(cfg: Any, overrides: list[str]) -> dict[str, Any]:
     plan = plan_sweep(cfg, list(overrides))
     spec, worker = plan.spec, is_worker()
     if spec.workers > 1 or worker:
-        from nnexp.sweep.workers import limit_blas_threads
+        from nnexp.sweep.workers import follow_launcher, limit_blas_threads
 
         limit_blas_threads()
+        if worker:
+            follow_launcher()  # a launcher killed with SIGKILL takes its workers along
     processes: list[Any] = []
     runs = None
     try:
@@ -172,7 +178,11 @@ def _open(plan: SweepPlan, worker: bool) -> tuple[Any, Any]:
 
         runs = SweepRuns(tracking, plan.study_name, plan.storage)
     storage = open_storage(
-        spec.storage, plan.study_name, tracking.uri if tracking.enabled else None
+        spec.storage,
+        plan.study_name,
+        tracking.uri if tracking.enabled else None,
+        heartbeat_interval=spec.heartbeat_interval,
+        grace_period=spec.grace_period,
     )
     with sweep_lock(plan.lock_path):
         study, launch = load_study(
@@ -192,7 +202,9 @@ def _open(plan: SweepPlan, worker: bool) -> tuple[Any, Any]:
                 command_text(plan.command_overrides),
                 OmegaConf.to_yaml(OmegaConf.structured(spec)),
             )
-        if not worker:
+        from nnexp.sweep.orphans import heartbeat_interval
+
+        if not worker and not heartbeat_interval(study):  # RDB storages: the heartbeat does it
             end = (lambda trial, reason: runs.end_orphan(trial.number, reason)) if runs else None
             for number, reason, requeued in reap_orphans(study, end):
                 again = "re-queued" if requeued else "not re-queued (it was a retry)"
@@ -219,15 +231,44 @@ def _loop(plan: SweepPlan, study: Any, runs: Any, show_progress: bool) -> None:
             unit="trial",
             dynamic_ncols=True,
         )
+    from optuna.trial import TrialState
+
+    from nnexp.sweep.orphans import TrialHeartbeat, fail_stale_trials, heartbeat_interval
+
+    interval = heartbeat_interval(study)
     crashes, logged = 0, None
     try:
         while deadline is None or time.monotonic() < deadline:
+            trial = None
             with sweep_lock(plan.lock_path):
-                counted = len(counted_trials(study.get_trials(deepcopy=False)))
-                if plan.max_trials is not None and counted >= plan.max_trials:
+                stale = fail_stale_trials(study)
+                trials = study.get_trials(deepcopy=False)
+                if plan.max_trials is None or len(counted_trials(trials)) < plan.max_trials:
+                    trial = study.ask()
+                    beat = TrialHeartbeat(study, trial).start()
+                running = any(t.state == TrialState.RUNNING for t in trials)
+            _end_stale(stale, runs)
+            if trial is None:
+                if not (interval and running):
                     break
-                trial = study.ask()
-            outcome = run_trial(plan, study, trial, runs)
+                # another worker's trial may yet lose its worker: look again shortly
+                _pause(min(interval, WAIT_POLL), deadline)
+                continue
+            try:
+                outcome = run_trial(plan, study, trial, runs)
+            except Exception as exc:
+                if not _failed_by_another_worker(exc):
+                    raise
+                print(
+                    f"nnexp: trial {trial.number} was failed and re-queued by another worker "
+                    "meanwhile (its heartbeat looked stale: was this process paused?); "
+                    "its result is dropped",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                continue
+            finally:
+                beat.stop()
             crashes = crashes + 1 if outcome.crashed else 0
             if crashes >= MAX_CONSECUTIVE_CRASHES:
                 raise NnexpError(
@@ -245,6 +286,41 @@ def _loop(plan: SweepPlan, study: Any, runs: Any, show_progress: bool) -> None:
     finally:
         if bar is not None:
             bar.close()
+
+
+def _failed_by_another_worker(exc: Exception) -> bool:
+    """Whether ``exc`` says the trial was already finished: failed as stale by another worker."""
+    from optuna.exceptions import UpdateFinishedTrialError
+
+    return isinstance(exc, UpdateFinishedTrialError) or (
+        isinstance(exc, ValueError) and str(exc).startswith("Cannot tell a ")
+    )
+
+
+def _pause(seconds: float, deadline: float | None) -> None:
+    """Sleep ``seconds`` (not past the deadline), honouring Ctrl-C/SIGTERM within a second."""
+    from nnexp.signals import raise_if_stop_requested
+
+    end = time.monotonic() + seconds
+    if deadline is not None:
+        end = min(end, deadline)
+    while time.monotonic() < end:
+        raise_if_stop_requested()
+        time.sleep(min(1.0, max(0.0, end - time.monotonic())))
+    raise_if_stop_requested()
+
+
+def _end_stale(stale: list[tuple[int, str, bool]], runs: Any) -> None:
+    """End the MLflow runs of trials failed for a stale heartbeat KILLED, and say so."""
+    for number, reason, requeued in stale:
+        if runs is not None:
+            runs.end_orphan(number, f"orphaned: {reason}")
+        again = "re-queued" if requeued else "not re-queued (it was a retry)"
+        print(
+            f"nnexp: trial {number} lost its worker ({reason}): failed, {again}",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _finish(plan: SweepPlan, study: Any, runs: Any) -> dict[str, Any]:
@@ -326,3 +402,5 @@ def _quiet_optuna() -> None:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    # nnexp beats the heartbeat itself around ask/tell (nnexp.sweep.orphans.TrialHeartbeat)
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")

@@ -91,7 +91,7 @@ class TrialCallback:
 def trial_overrides(plan: Any, params: dict[str, Any], number: int) -> tuple[list[str], int]:
     """The trial's override list and seed (see :mod:`nnexp.sweep.overrides`)."""
     sampled = [to_override(dim, params[dim.name]) for dim in plan.dims if dim.name in params]
-    seed = trial_seed(plan.base_seed, number)
+    seed = trial_seed(plan.base_seed, number) if plan.spec.vary_seed else plan.base_seed
     tail = [] if any(dim.key == "seed" for dim in plan.dims) else [f"seed={seed}"]
     return merge_overrides(plan.base_overrides, sampled, tail), seed
 

@@ -7,7 +7,8 @@ pasting it after ``python -m nnexp`` gives exactly the trial's config.
 
 Trial seed: ``base_seed * SEED_STRIDE + trial_number`` (the base seed is the composed ``seed``
 before the sweep), so a trial's seed does not depend on which worker ran it, and a re-queued
-orphan keeps the seed of the trial it replaces.
+orphan keeps the seed of the trial it replaces. The seed also drives the data split, so trials
+differ in their split too; ``sweep.vary_seed=false`` gives every trial the base seed.
 
 Composing with Hydra costs about 80 ms (a fresh Compose API context each time). A sweep composes
 the *structure* (defaults list: group choices, ``+``/``~`` overrides) once per distinct set of

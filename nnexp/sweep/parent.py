@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import nnexp.tracking  # noqa: F401  # first: it quiets MLflow's logging before MLflow loads
 from nnexp.redact import redact
 
 KIND_TAG = "nnexp.kind"

@@ -16,7 +16,7 @@ from typing import Any
 
 from nnexp.sweep.objective import seed_trial_number, trial_overrides
 from nnexp.sweep.overrides import command_line, shell_line
-from nnexp.sweep.storage import REPLACED_ATTR, counted_trials
+from nnexp.sweep.storage import counted_trials, replaced_numbers
 
 METRIC_PREFIXES = ("final_", "best_val_", "test_")
 
@@ -24,7 +24,9 @@ METRIC_PREFIXES = ("final_", "best_val_", "test_")
 def records(study: Any, plan: Any, children: Mapping[int, Any]) -> list[dict[str, Any]]:
     """One dict per trial (orphans included), in trial-number order."""
     rows = []
-    for trial in study.get_trials(deepcopy=False):
+    trials = study.get_trials(deepcopy=False)
+    replaced = replaced_numbers(trials)
+    for trial in trials:
         overrides, seed = trial_overrides(plan, trial.params, seed_trial_number(trial))
         run = children.get(trial.number)
         metrics = {}
@@ -48,7 +50,7 @@ def records(study: Any, plan: Any, children: Mapping[int, Any]) -> list[dict[str
                 "epochs": run.data.metrics.get("epochs_run") if run is not None else None,
                 "seconds": _seconds(trial),
                 "fail_reason": trial.user_attrs.get("fail_reason"),
-                "replaced": bool(trial.user_attrs.get(REPLACED_ATTR)),
+                "replaced": trial.number in replaced,
             }
         )
     return rows

@@ -48,7 +48,7 @@ def build_sampler(
     classes = {
         "tpe": samplers.TPESampler,
         "random": samplers.RandomSampler,
-        "grid": samplers.GridSampler,
+        "grid": _ask_tell_grid_sampler(),
         "cmaes": samplers.CmaEsSampler,
         "gp": samplers.GPSampler,
         "qmc": samplers.QMCSampler,
@@ -58,6 +58,23 @@ def build_sampler(
     return _construct(
         classes[name], "sweep.sampler", name, args, list(classes.values()), warn=warn, seed=seed
     )
+
+
+def _ask_tell_grid_sampler() -> type:
+    """Optuna's GridSampler without its ``Study.stop()`` call after the last grid point.
+
+    ``GridSampler.after_trial`` stops the study once every point has been drawn, but
+    ``Study.stop()`` raises ``RuntimeError`` outside ``study.optimize`` and nnexp drives the
+    study with ask/tell: the error escaped ``study.tell`` on the last trial and failed the
+    sweep. The driver already stops at the grid's size (``SweepPlan.max_trials``).
+    """
+    from optuna.samplers import GridSampler
+
+    class AskTellGridSampler(GridSampler):
+        def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+            return None
+
+    return AskTellGridSampler
 
 
 def build_pruner(config: PrunerConfig, *, multi_objective: bool = False) -> Any:

@@ -10,6 +10,16 @@ The *sweep lock* (an ``flock`` next to the journal, or in the temp folder keyed 
 URL) guards the few steps that must not interleave between workers: creating the study and the
 MLflow parent run, reaping orphans, and "count the trials, then ask for one more" — which is how
 ``n_trials`` stays a total across resumes and workers (never n_trials + workers - 1).
+
+On PostgreSQL (``sweep.storage=postgresql://...`` or ``postgresql+psycopg://...``) workers may
+run on several machines, where a local ``flock`` serialises nothing: the sweep lock is then a
+PostgreSQL advisory lock (``pg_advisory_xact_lock``, keyed by the study name) on the storage's own
+database, held by one transaction and released when it ends or its connection dies (a killed
+worker never leaves it held). The same steps are serialised across every machine: creating the
+Optuna schema and study, finding or creating the MLflow parent run (so there is one parent),
+failing stale trials, and counting before asking. RDB storages get Optuna's heartbeat
+(:class:`nnexp.sweep.orphans.StaleTrials`); connections time out after ``CONNECT_TIMEOUT``
+seconds, so a wrong password or an unreachable database is one line at once, never a retry loop.
 """
 
 from __future__ import annotations
@@ -17,13 +27,20 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import random
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from nnexp.errors import ConfigError
 from nnexp.redact import redact
+
+CONNECT_TIMEOUT = 5
+LOCK_TIMEOUT = 600
+SCHEMA_ATTEMPTS = 5
+RDB_SCHEMES = ("sqlite", "postgresql", "mysql", "mariadb", "oracle", "mssql")
 
 IDENTITY_ATTR = "nnexp.identity"
 LAUNCHES_ATTR = "nnexp.launches"
@@ -39,8 +56,13 @@ def default_journal(study: str, tracking_uri: str | None) -> Path:
     return root / "optuna" / f"{study}.journal"
 
 
-def storage_location(storage: str | None, study: str, tracking_uri: str | None) -> tuple[str, Path]:
-    """``(storage description, lock file)``; the description is the journal path or the URL."""
+def storage_location(
+    storage: str | None, study: str, tracking_uri: str | None
+) -> tuple[str, Path | DatabaseLock]:
+    """``(storage description, lock)``; the description is the journal path or the URL, the lock
+    a file (this machine) or, on PostgreSQL, an advisory lock (every machine)."""
+    if storage and is_postgresql(storage):
+        return storage, DatabaseLock(storage, study)
     if storage:
         digest = hashlib.sha256(f"{storage}\n{study}".encode()).hexdigest()[:16]
         return storage, Path(tempfile.gettempdir()) / f"nnexp-sweep-{digest}.lock"
@@ -48,11 +70,20 @@ def storage_location(storage: str | None, study: str, tracking_uri: str | None) 
     return str(journal), journal.with_name(f".{journal.name}.nnexp-lock")
 
 
-def open_storage(storage: str | None, study: str, tracking_uri: str | None) -> Any:
-    """An Optuna storage object (journal file by default)."""
-    if storage:
+def open_storage(
+    storage: str | None,
+    study: str,
+    tracking_uri: str | None,
+    heartbeat_interval: int | None = None,
+    grace_period: int | None = None,
+) -> Any:
+    """An Optuna storage object (journal file by default; with a heartbeat on RDB URLs)."""
+    if storage and is_rdb(storage):
         if storage.startswith("sqlite:///"):
             Path(storage[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+        with sweep_lock(storage_location(storage, study, tracking_uri)[1]):
+            return _rdb_storage(storage, heartbeat_interval, grace_period)
+    if storage:
         return storage
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
@@ -61,8 +92,125 @@ def open_storage(storage: str | None, study: str, tracking_uri: str | None) -> A
     return JournalStorage(JournalFileBackend(str(journal)))
 
 
+def is_rdb(storage: str) -> bool:
+    """Whether ``storage`` is an SQLAlchemy URL (Optuna's ``RDBStorage``)."""
+    scheme = storage.split("://", 1)[0].split("+", 1)[0].lower() if "://" in storage else ""
+    return scheme in RDB_SCHEMES
+
+
+def is_postgresql(storage: str) -> bool:
+    return storage.lower().startswith(("postgresql://", "postgresql+"))
+
+
+def _engine_kwargs(url: str) -> dict[str, Any]:
+    if is_postgresql(url):
+        return {"connect_args": {"connect_timeout": CONNECT_TIMEOUT}, "pool_pre_ping": True}
+    return {}
+
+
+def _rdb_storage(url: str, heartbeat_interval: int | None, grace_period: int | None) -> Any:
+    """``RDBStorage`` with Optuna's heartbeat; call under the sweep lock (schema creation).
+
+    Creating the schema is retried (a few times, bounded) when another process was creating it at
+    the same moment: a storage other than PostgreSQL shared across machines has no
+    cross-machine lock.
+    """
+    import warnings
+
+    import sqlalchemy.exc
+    from optuna.exceptions import ExperimentalWarning
+    from optuna.storages import RDBStorage
+
+    from nnexp.sweep.orphans import StaleTrials
+
+    with warnings.catch_warnings():  # the heartbeat is "experimental" in Optuna since 2.9
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        kwargs: dict[str, Any] = {}
+        if heartbeat_interval:
+            kwargs = {
+                "heartbeat_interval": int(heartbeat_interval),
+                "grace_period": int(grace_period) if grace_period else None,
+                "heartbeat_stale_trial_callback": StaleTrials(heartbeat_interval, grace_period),
+            }
+        for attempt in range(1, SCHEMA_ATTEMPTS + 1):
+            try:
+                return RDBStorage(url, engine_kwargs=_engine_kwargs(url), **kwargs)
+            except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError) as exc:
+                text = str(exc).lower()
+                if attempt == SCHEMA_ATTEMPTS or not (
+                    "already exists" in text or "duplicate" in text
+                ):
+                    raise storage_error(url, exc) from None
+                time.sleep(random.uniform(0.2, 0.5) * attempt)  # let the other creator commit
+            except sqlalchemy.exc.SQLAlchemyError as exc:
+                raise storage_error(url, exc) from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def storage_error(url: str, exc: BaseException) -> ConfigError:
+    """One line naming the storage (password redacted) and the database's own reason."""
+    reason = _first_line(getattr(exc, "orig", None) or exc) or type(exc).__name__
+    text = f"cannot open the Optuna storage {redact(url)}: {reason}"
+    try:
+        from sqlalchemy.engine import make_url
+
+        secret = make_url(url).password
+    except Exception:  # not an SQLAlchemy URL: redact() is all there is
+        secret = None
+    return ConfigError(redact(text.replace(str(secret), "***") if secret else text))
+
+
+class DatabaseLock:
+    """The sweep lock of one study on PostgreSQL: an advisory lock, shared by every machine."""
+
+    def __init__(self, url: str, study: str):
+        self.url = url
+        digest = hashlib.sha256(f"nnexp.sweep\n{study}".encode()).digest()
+        self.key = int.from_bytes(digest[:8], "big", signed=True)
+        self._engine: Any = None
+
+    def __repr__(self) -> str:
+        return f"DatabaseLock({redact(self.url)!r}, key={self.key})"
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        import sqlalchemy
+        import sqlalchemy.exc
+
+        try:
+            if self._engine is None:
+                self._engine = sqlalchemy.create_engine(
+                    self.url, pool_size=1, max_overflow=0, **_engine_kwargs(self.url)
+                )
+            connection = self._engine.connect()
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            raise storage_error(self.url, exc) from None
+        try:
+            transaction = connection.begin()
+            try:
+                connection.execute(sqlalchemy.text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}s'"))
+                connection.execute(
+                    sqlalchemy.text("SELECT pg_advisory_xact_lock(:key)"), {"key": self.key}
+                )
+            except sqlalchemy.exc.SQLAlchemyError as exc:
+                raise storage_error(self.url, exc) from None
+            try:
+                yield
+            finally:
+                try:
+                    transaction.commit()  # ends the transaction, which releases the lock
+                except sqlalchemy.exc.SQLAlchemyError:
+                    connection.invalidate()  # a dead connection holds no lock
+        finally:
+            connection.close()
+
+
 @contextlib.contextmanager
-def sweep_lock(path: Path) -> Iterator[None]:
+def sweep_lock(path: Path | DatabaseLock) -> Iterator[None]:
+    if isinstance(path, DatabaseLock):
+        with path.hold():
+            yield
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -123,9 +271,17 @@ def counted_trials(trials: list[Any]) -> list[Any]:
     """Trials that count towards ``n_trials``: all but WAITING ones and replaced orphans."""
     from optuna.trial import TrialState
 
-    return [
-        t for t in trials if t.state != TrialState.WAITING and not t.user_attrs.get(REPLACED_ATTR)
-    ]
+    replaced = replaced_numbers(trials)
+    return [t for t in trials if t.state != TrialState.WAITING and t.number not in replaced]
+
+
+def replaced_numbers(trials: list[Any]) -> set[int]:
+    """Orphans replaced by a retry: marked by the reaper, or heartbeat-stale trials that Optuna
+    re-queued (their numbers are in the retry's ``retry_history`` system attribute)."""
+    numbers = {t.number for t in trials if t.user_attrs.get(REPLACED_ATTR)}
+    for trial in trials:
+        numbers.update(trial.system_attrs.get("retry_history", ()))
+    return numbers
 
 
 def _short(stored: dict[str, Any], what: str) -> str:

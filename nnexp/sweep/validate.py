@@ -49,6 +49,10 @@ def check_settings(spec: SweepConfig) -> None:
         _fail("sweep.report_every", spec.report_every, "must be >= 1 (epochs)")
     if spec.top_k < 1:
         _fail("sweep.top_k", spec.top_k, "must be >= 1")
+    if spec.heartbeat_interval < 1:
+        _fail("sweep.heartbeat_interval", spec.heartbeat_interval, "must be >= 1 (seconds)")
+    if spec.grace_period is not None and spec.grace_period <= spec.heartbeat_interval:
+        _fail("sweep.grace_period", spec.grace_period, "must be > sweep.heartbeat_interval")
     if spec.log_model not in LOG_MODEL:
         _fail("sweep.log_model", spec.log_model, f"valid choices: {', '.join(LOG_MODEL)}")
     if spec.metrics and len(spec.metrics) != len(spec.directions):

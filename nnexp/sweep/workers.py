@@ -6,12 +6,14 @@ process does both) and shows no progress bar. Processes rather than Optuna's ``n
 threads share the GIL and ignore the sampler seed. Each process uses one BLAS thread, because
 on small layers two BLAS threads bought little and slowed sharply when another process was busy.
 Starting the same command N times by hand also works: the study, the lock and the parent run
-are shared the same way.
+are shared the same way. A worker stops with its launcher (:func:`follow_launcher`): a launcher
+killed with SIGKILL does not leave workers running on unseen, into a study that is resumed.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -19,6 +21,8 @@ from collections.abc import Sequence
 from nnexp.sweep.overrides import override_key
 
 ROLE_ENV = "NNEXP_SWEEP_ROLE"
+LAUNCHER_ENV = "NNEXP_SWEEP_LAUNCHER"
+PR_SET_PDEATHSIG = 1
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -31,10 +35,37 @@ def spawn_workers(overrides: Sequence[str], count: int) -> list[subprocess.Popen
     args = [line for line in overrides if override_key(line) != "sweep.workers"]
     env = dict(os.environ)
     env[ROLE_ENV] = "worker"
+    env[LAUNCHER_ENV] = str(os.getpid())
     for name in THREAD_ENV:
         env[name] = "1"
     command = [sys.executable, "-m", "nnexp", *args, "sweep.workers=1"]
     return [subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL) for _ in range(count)]
+
+
+def follow_launcher() -> None:
+    """In a worker: get SIGTERM when the launcher dies (Linux ``PR_SET_PDEATHSIG``); ignore SIGINT.
+
+    The worker then stops like on any SIGTERM (its trial's run ends KILLED, the trial is
+    re-queued). Without it, a launcher killed with SIGKILL left its workers running the sweep to
+    its end unseen, and the parent run RUNNING if the user resumed the sweep meanwhile.
+    """
+    launcher = os.environ.get(LAUNCHER_ENV, "")
+    if not launcher.isdigit():
+        return  # started by hand, not by a launcher
+    # Ctrl-C reaches the whole process group, and the launcher relays it as SIGTERM: a SIGINT
+    # here too made that SIGTERM a second signal, which stops at once (a run left RUNNING)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux
+        return
+    if os.getppid() != int(launcher):  # it died before we asked
+        from nnexp.signals import Terminated
+
+        raise Terminated(f"the sweep's launcher (pid {launcher}) is gone")
 
 
 def wait_workers(processes: list[subprocess.Popen]) -> list[int]:

@@ -2,7 +2,11 @@
 
 Two processes creating a new SQLite ``mlflow.db`` at the same moment leave it half-migrated, so
 the first contact with a store happens under an exclusive file lock. The lock lives next to a
-SQLite database, or in the temp directory (keyed by the URI) for other stores.
+SQLite database, or in the temp directory (keyed by the URI) for other stores. A new SQLite store
+is built in a temporary file and renamed into place, so a process killed while MLflow creates
+its tables (SIGKILL) leaves no store, never a half-migrated one that no MLflow can open. An
+unreachable database fails at once (:func:`check_database`), not after MLflow's retries. Runs left
+RUNNING by a local process that was killed are ended KILLED (:mod:`nnexp.tracking.reaper`).
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from nnexp.errors import TrackingError
 from nnexp.redact import redact
 
 SQLITE_PREFIX = "sqlite:///"
 LOCAL_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql", "http", "https", "databricks", "file")
+DATABASE_SCHEMES = ("postgresql", "mysql", "mssql")
 
 
 @dataclass(frozen=True)
@@ -91,26 +97,91 @@ def open_store(uri: str, experiment_name: str, artifact_location: str | None) ->
             )
     if uri.startswith(("http://", "https://")):
         check_server(uri)
+    if uri.split("://", 1)[0].split("+", 1)[0].lower() in DATABASE_SCHEMES:
+        check_database(uri)
     with store_lock(uri):
         import mlflow
         from mlflow import MlflowClient
 
         mlflow.set_tracking_uri(uri)
         try:
+            if db is not None:
+                _create_sqlite_store(db)
             client = MlflowClient(tracking_uri=uri)
-            experiment = client.get_experiment_by_name(experiment_name)
-            if experiment is None:
-                location = _artifact_uri(artifact_location)
-                experiment_id = client.create_experiment(
-                    experiment_name, artifact_location=location
-                )
-            else:
-                experiment_id = experiment.experiment_id
+            experiment_id = _experiment_id(client, experiment_name, artifact_location)
         except Exception as exc:  # MLflow raises many kinds; all mean "store unusable"
             raise TrackingError(
                 f"cannot open MLflow store {redact(uri)}: {redact(_first_line(exc))}"
             ) from None
-    return Store(uri=uri, experiment_id=experiment_id, experiment_name=experiment_name)
+    store = Store(uri=uri, experiment_id=experiment_id, experiment_name=experiment_name)
+    if db is not None:  # pids mean something on this machine only
+        from nnexp.tracking.reaper import reap_dead_local_runs
+
+        with contextlib.suppress(Exception):  # best effort: never fail a run for it
+            reap_dead_local_runs(store)
+    return store
+
+
+def _create_sqlite_store(db: Path) -> None:
+    """Create a missing (or empty) SQLite store atomically; call under :func:`store_lock`.
+
+    MLflow creates a store in some twenty migrations; a process killed in the middle used to leave
+    a database that every later open refused ("table _alembic_tmp_runs already exists").
+    """
+    for stale in db.parent.glob(f".{db.name}.creating-*"):  # from a creator killed earlier
+        stale.unlink(missing_ok=True)
+    if db.exists() and db.stat().st_size > 0:
+        return
+    from mlflow import MlflowClient
+
+    tmp = db.with_name(f".{db.name}.creating-{os.getpid()}")
+    try:
+        client = MlflowClient(tracking_uri=SQLITE_PREFIX + str(tmp))
+        client.search_experiments(max_results=1)  # creates the tables and "Default"
+        with contextlib.suppress(Exception):
+            client._tracking_client.store.engine.dispose()
+        os.replace(tmp, db)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def check_database(uri: str, timeout: int = 5) -> None:
+    """Fail fast (one line, no password) when a database store does not answer.
+
+    MLflow's own client retries an unreachable database with back-off for about 100 s.
+    """
+    try:
+        import sqlalchemy
+
+        args = {"connect_timeout": timeout} if not uri.startswith("mssql") else {}
+        engine = sqlalchemy.create_engine(
+            uri, connect_args=args, poolclass=sqlalchemy.pool.NullPool
+        )
+        try:
+            with engine.connect():
+                pass
+        finally:
+            engine.dispose()
+    except Exception as exc:
+        reason = _first_line(getattr(exc, "orig", None) or exc)
+        raise TrackingError(
+            f"cannot reach the MLflow database {redact(uri)}: {redact(reason)}"
+        ) from None
+
+
+def _experiment_id(client: Any, name: str, artifact_location: str | None) -> str:
+    """Find or create the experiment. With a tracking server, workers on other machines (which
+    the local lock does not cover) may create it at the same moment: the loser finds it."""
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    try:
+        return client.create_experiment(name, artifact_location=_artifact_uri(artifact_location))
+    except Exception:
+        experiment = client.get_experiment_by_name(name)
+        if experiment is None:
+            raise
+        return experiment.experiment_id
 
 
 def check_server(uri: str, timeout: float = 5.0) -> None:

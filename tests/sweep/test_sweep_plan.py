@@ -190,3 +190,14 @@ def test_cli_rejects_a_bad_space_before_any_trial(tmp_path) -> None:
         "nnexp: error: sweep.space.lr: low=2.0 >= high=1.0; need low < high"
     )
     assert not (tmp_path / "mlruns").exists()
+
+
+def test_trial_seed_follows_vary_seed() -> None:
+    from nnexp.sweep.objective import trial_overrides
+
+    plan = plan_sweep(compose_config(["+sweep=lr", "seed=2"]), ["+sweep=lr", "seed=2"])
+    overrides, seed = trial_overrides(plan, {"lr": 0.01}, 7)
+    assert seed == 20007 and overrides[-2:] == ["optimizer.lr=0.01", "seed=20007"]
+    fixed = ["+sweep=lr", "seed=2", "sweep.vary_seed=false"]
+    plan = plan_sweep(compose_config(fixed), fixed)
+    assert trial_overrides(plan, {"lr": 0.01}, 7)[1] == 2
