@@ -174,7 +174,7 @@ def _open(plan: SweepPlan, worker: bool) -> tuple[Any, Any]:
     tracking = base_cfg.tracking
     runs = None
     if tracking.enabled:
-        from nnexp.sweep.parent import SweepRuns
+        from nnexp.tracking.sweep_runs import SweepRuns
 
         runs = SweepRuns(tracking, plan.study_name, plan.storage)
     storage = open_storage(
@@ -194,7 +194,7 @@ def _open(plan: SweepPlan, worker: bool) -> tuple[Any, Any]:
         if runs is not None:
             from omegaconf import OmegaConf
 
-            from nnexp.sweep.parent import command_text
+            from nnexp.tracking.sweep_runs import command_text
 
             parent = runs.find_parent() if worker else None
             plan.parent_id = parent or runs.open_parent(
