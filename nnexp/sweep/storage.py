@@ -25,7 +25,6 @@ seconds, so a wrong password or an unreachable database is one line at once, nev
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import random
 import tempfile
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from nnexp.errors import ConfigError
+from nnexp.locks import file_lock
 from nnexp.redact import redact
 
 CONNECT_TIMEOUT = 5
@@ -211,13 +211,8 @@ def sweep_lock(path: Path | DatabaseLock) -> Iterator[None]:
         with path.hold():
             yield
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(path):
+        yield
 
 
 def load_study(

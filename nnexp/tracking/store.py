@@ -12,7 +12,6 @@ RUNNING by a local process that was killed are ended KILLED (:mod:`nnexp.trackin
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import tempfile
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from nnexp.errors import TrackingError
+from nnexp.locks import file_lock
 from nnexp.redact import redact
 
 SQLITE_PREFIX = "sqlite:///"
@@ -72,12 +72,8 @@ def store_lock(uri: str) -> Iterator[None]:
     else:
         digest = hashlib.sha256(uri.encode()).hexdigest()[:16]
         lock_path = Path(tempfile.gettempdir()) / f"nnexp-store-{digest}.lock"
-    with open(lock_path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(lock_path):
+        yield
 
 
 def open_store(uri: str, experiment_name: str, artifact_location: str | None) -> Store:
