@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests_cli_support import NnexpCommand
+from nnexp_testing import NnexpCommand
 
 
 @pytest.fixture

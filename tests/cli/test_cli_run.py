@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 import pytest
-from tests_cli_support import FAST
+from nnexp_testing import FAST
 
 pytestmark = pytest.mark.slow
 

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from nnexp_testing import NnexpCommand
 
 TINY = ["data.n_samples=100", "trainer.epochs=10", "trainer.progress=false"]
 
 
-class SweepBench:
+class SweepBench(NnexpCommand):
     """Runs sweeps (in-process or as ``python -m nnexp``) against a store under ``workdir``."""
 
-    def __init__(self, workdir: Path):
-        self.workdir = workdir
-        self.store_uri = f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}"
+    run_command = NnexpCommand.run
 
     def overrides(self, sweep: str, *extra: str) -> list[str]:
         return [
@@ -36,41 +33,8 @@ class SweepBench:
         overrides = self.overrides(sweep, *extra)
         return run_sweep(compose_config(overrides), overrides)
 
-    def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        for name in ("NNEXP_TRACEBACK", "HYDRA_FULL_ERROR", "NNEXP_SWEEP_ROLE"):
-            env.pop(name, None)
-        return env
-
     def cli(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "nnexp", *args],
-            cwd=self.workdir,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=self.env(),
-        )
-
-    def start(self, *args: str) -> subprocess.Popen:
-        return subprocess.Popen(
-            [sys.executable, "-m", "nnexp", *args],
-            cwd=self.workdir,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=self.env(),
-        )
-
-    def client(self):
-        from mlflow import MlflowClient
-
-        return MlflowClient(tracking_uri=self.store_uri)
-
-    def runs(self, experiment: str = "nnexp") -> list:
-        client = self.client()
-        exp = client.get_experiment_by_name(experiment)
-        return [] if exp is None else client.search_runs([exp.experiment_id], max_results=1000)
+        return self.run_command(*args, timeout=timeout)
 
     def parents_and_children(self) -> tuple[list, list]:
         runs = self.runs()

@@ -1,4 +1,7 @@
-"""Helpers to run ``python -m nnexp`` in a subprocess against a temporary MLflow store."""
+"""Shared test helpers: run ``python -m nnexp`` in a subprocess against a temporary MLflow store.
+
+Importable from every test folder (``pythonpath = ["tests"]`` in pyproject.toml).
+"""
 
 from __future__ import annotations
 
@@ -21,8 +24,8 @@ class NnexpCommand:
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env.pop("NNEXP_TRACEBACK", None)
-        env.pop("HYDRA_FULL_ERROR", None)
+        for name in ("NNEXP_TRACEBACK", "HYDRA_FULL_ERROR", "NNEXP_SWEEP_ROLE"):
+            env.pop(name, None)
         return env
 
     def run(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
