@@ -11,6 +11,7 @@ file and the problem.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import tempfile
@@ -24,6 +25,8 @@ from .mlp import MLP
 FORMAT = "nnexp.mlp"
 VERSION = 1
 META_KEY = "__nnexp_meta__"
+#: Parameters a file's metadata may claim beyond the arrays it holds (rejected before building).
+MAX_UNBACKED_PARAMS = 1_000_000
 
 
 def save_model(model: MLP, path: str | os.PathLike) -> Path:
@@ -51,6 +54,15 @@ def save_model(model: MLP, path: str | os.PathLike) -> Path:
     return path
 
 
+def _parameter_count(sizes) -> int | None:
+    """Parameters of an MLP with layer widths ``sizes``, or None if they are not widths."""
+    if not isinstance(sizes, list) or len(sizes) < 2:
+        return None
+    if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in sizes):
+        return None
+    return sum(d_in * d_out + d_out for d_in, d_out in itertools.pairwise(sizes))
+
+
 def _fail(path, problem: str):
     return ValueError(f"cannot load model from {str(path)!r}: {problem}")
 
@@ -65,7 +77,10 @@ def load_model(path: str | os.PathLike, rng: np.random.Generator | int | None = 
     if not path.is_file():
         raise _fail(path, "no such file")
     try:
-        with np.load(path, allow_pickle=False) as data:
+        loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.ndarray):  # a bare .npy file, not an archive
+            raise _fail(path, f"not an nnexp model file (a single {loaded.dtype} array)")
+        with loaded as data:
             files = set(data.files)
             if META_KEY not in files:
                 raise _fail(
@@ -75,11 +90,16 @@ def load_model(path: str | os.PathLike, rng: np.random.Generator | int | None = 
                 )
             meta_arr = data[META_KEY]
             arrays = {k: data[k] for k in files if k != META_KEY}
+            # an entry that is not in .npy format comes back as raw bytes
+            entries = {META_KEY: meta_arr, **arrays}
+            odd = sorted(k for k, v in entries.items() if not isinstance(v, np.ndarray))
+            if odd:
+                raise _fail(path, f"entries {odd[:10]} are not NumPy arrays")
     except ValueError as e:
         if str(e).startswith("cannot load model"):
             raise
         raise _fail(path, f"corrupt or unsafe file ({e})") from e
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError, RuntimeError) as e:
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError, RuntimeError, MemoryError) as e:
         raise _fail(path, f"corrupt or truncated file ({type(e).__name__}: {e})") from e
 
     if meta_arr.dtype.kind != "U" or meta_arr.shape != ():
@@ -99,6 +119,15 @@ def load_model(path: str | os.PathLike, rng: np.random.Generator | int | None = 
     config, shapes = meta.get("config"), meta.get("shapes")
     if not isinstance(config, dict) or not isinstance(shapes, list):
         raise _fail(path, "metadata lacks 'config' or 'shapes'")
+    # The network is built (its weights allocated and initialised) before the arrays are checked
+    # against it: bound that by what the file holds, or a few bytes of metadata claiming
+    # sizes [2, 30000, 30000, 1] would allocate and fill gigabytes.
+    claimed, stored = _parameter_count(config.get("sizes")), sum(a.size for a in arrays.values())
+    if claimed is not None and claimed > max(stored, MAX_UNBACKED_PARAMS):
+        raise _fail(
+            path,
+            f"metadata sizes {config['sizes']} imply {claimed} parameters, the file holds {stored}",
+        )
     try:
         model = MLP(
             config["sizes"],

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from nnexp.redact import redact
+from nnexp.tracking.reaper import process_tags
 from nnexp.tracking.store import Store
 
 MAX_METRICS_PER_BATCH = 1000
@@ -52,7 +53,9 @@ class RunRecorder:
     ) -> None:
         self.store = store
         self.run_name = redact(run_name) if run_name else run_name
-        self.tags = {key: _tag_value(value) for key, value in (tags or {}).items()}
+        # who runs it: if this process is killed with SIGKILL, the next one ends the run
+        tags = {**process_tags(), **(tags or {})}
+        self.tags = {key: _tag_value(value) for key, value in tags.items()}
         self.parent_run_id = parent_run_id
         self.description = redact(description) if description else description
         self.activate = activate

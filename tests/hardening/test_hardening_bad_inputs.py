@@ -1,0 +1,323 @@
+"""Bad input, table-driven: every case is one ``nnexp: error:`` line, exit 2, no run left behind.
+
+Across the command line, configs, data, sweep spaces, storages and the read-back commands. Each
+case runs ``python -m nnexp`` in its own folder holding a copy of a small store with one finished
+run, and checks: the exit code (2: bad input); exactly one line on stderr, ``nnexp: error: ...``,
+naming the bad key or value; no traceback; no password echoed; and afterwards, read with
+``MlflowClient``, every store involved still opens and holds exactly the runs it held before
+(bad input records nothing, so nothing is left RUNNING).
+
+The cases run as subprocesses in a few threads, once per session (only the selected ones, so
+``-k`` works); the test then checks each case's outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from hardening_support import TINY, all_runs, copy_store, run
+
+PARALLEL = 3
+SECRET = "s3cretpw"
+TRAIN = [*TINY, "trainer.epochs=3"]
+SWEEP = [*TRAIN, "+sweep=lr", "sweep.n_trials=2", "sweep.log_model=none"]
+CSV = [*TRAIN, "data=csv", "data.path=d.csv", "data.target=y"]
+GOOD_ROWS = "1,2,0\n2,3,1\n" * 20
+
+
+def _file(name: str, text: str) -> Callable[[Path], None]:
+    def make(folder: Path) -> None:
+        (folder / name).write_text(text)
+
+    return make
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    category: str
+    args: list[str]
+    expect: str  # a substring of the error line that names the bad key, value or file
+    prepare: Callable[[Path], None] | None = None
+    code: int = 2
+
+
+CASES = [
+    # -- command line and config: misspelled keys, unknown options, wrong types, ranges ---------
+    Case("misspelled-key", "config", [*TRAIN, "optimizer.lrr=0.1"], "'optimizer.lrr'"),
+    Case("key-without-group", "config", [*TRAIN, "epochs=3"], "'epochs'"),
+    Case("misspelled-nested-key", "config", [*TRAIN, "trainer.epoch=3"], "'trainer.epoch'"),
+    Case("unknown-model", "config", [*TRAIN, "model=huge"], "unknown option 'huge' for 'model'"),
+    Case("unknown-optimizer", "config", [*TRAIN, "optimizer=lion"], "'lion' for 'optimizer'"),
+    Case("unknown-trainer", "config", [*TRAIN, "trainer=fast"], "'fast' for 'trainer'"),
+    Case("unknown-tracking", "config", [*TRAIN, "tracking=cloud"], "'cloud' for 'tracking'"),
+    Case("unknown-data", "config", [*TRAIN, "data=mnist"], "'mnist' for 'data'"),
+    Case("unknown-experiment", "config", [*TRAIN, "+experiment=nope"], "'nope' for 'experiment'"),
+    Case("type-lr-text", "config", [*TRAIN, "optimizer.lr=abc"], "optimizer.lr=abc"),
+    Case("type-epochs-float", "config", [*TRAIN, "trainer.epochs=1.5"], "trainer.epochs=1.5"),
+    Case("type-hidden-text", "config", [*TRAIN, "model.hidden_sizes=abc"], "model.hidden_sizes"),
+    Case("type-bool", "config", [*TRAIN, "trainer.shuffle=maybe"], "trainer.shuffle=maybe"),
+    Case("type-seed", "config", [*TRAIN, "seed=x"], "seed=x"),
+    Case("lr-zero", "config", [*TRAIN, "optimizer.lr=0"], "optimizer.lr=0.0 is invalid"),
+    Case("lr-negative", "config", [*TRAIN, "optimizer.lr=-1e-3"], "optimizer.lr=-0.001"),
+    Case("epochs-zero", "config", [*TINY, "trainer.epochs=0"], "trainer.epochs=0 is invalid"),
+    Case("val-fraction-above-1", "config", [*TRAIN, "data.val_fraction=1.5"], "val_fraction=1.5"),
+    Case(
+        "test-fraction-negative",
+        "config",
+        [*TRAIN, "data.test_fraction=-0.1"],
+        "test_fraction=-0.1",
+    ),
+    Case(
+        "fractions-sum-to-1",
+        "config",
+        [*TRAIN, "data.val_fraction=0.5", "data.test_fraction=0.5"],
+        "data.val_fraction + data.test_fraction=1.0",
+    ),
+    Case("label-noise-2", "config", [*TRAIN, "data.label_noise=2"], "data.label_noise=2.0"),
+    Case("hidden-size-zero", "config", [*TRAIN, "model.hidden_sizes=[0]"], "hidden_sizes[0]=0"),
+    Case(
+        "hidden-size-zero-2nd", "config", [*TRAIN, "model.hidden_sizes=[16,0]"], "hidden_sizes[1]=0"
+    ),
+    Case("dropout-one", "config", [*TRAIN, "model.dropout=1.0"], "model.dropout=1.0"),
+    Case("n-samples-zero", "config", ["data.n_samples=0", "trainer.epochs=3"], "n_samples=0"),
+    Case(
+        "batch-larger-than-data",
+        "config",
+        [*TRAIN, "trainer.batch_size=1000"],
+        "trainer.batch_size=1000 is invalid: larger than the 60 training samples",
+    ),
+    # -- sweeps: settings and spaces that cannot work ---------------------------------------------
+    Case(
+        "sweep-low-above-high",
+        "sweep",
+        [*SWEEP, "sweep.space.lr.low=1", "sweep.space.lr.high=0.5"],
+        "sweep.space.lr: low=1.0 >= high=0.5",
+    ),
+    Case(
+        "sweep-log-low-zero",
+        "sweep",
+        [*SWEEP, "sweep.space.lr.low=0"],
+        "sweep.space.lr: log=true needs low > 0",
+    ),
+    Case(
+        "sweep-empty-choices",
+        "sweep",
+        [*TRAIN, "+sweep=activation", "sweep.n_trials=2", "sweep.space.activation.choices=[]"],
+        "sweep.space.activation.choices is empty",
+    ),
+    Case(
+        "sweep-unknown-key",
+        "sweep",
+        [*SWEEP, "sweep.space.lr.key=optimizer.lrx"],
+        "key 'optimizer.lrx' is not in the config",
+    ),
+    Case(
+        "sweep-unknown-group-option",
+        "sweep",
+        [
+            *TRAIN,
+            "+sweep=optimizer",
+            "sweep.n_trials=2",
+            "sweep.space.optimizer.choices=[adam,lion]",
+        ],
+        "unknown option 'lion' for config group 'optimizer'",
+    ),
+    Case("sweep-zero-trials", "sweep", [*TRAIN, "+sweep=lr", "sweep.n_trials=0"], "n_trials=0"),
+    Case("sweep-zero-workers", "sweep", [*SWEEP, "sweep.workers=0"], "sweep.workers=0"),
+    Case("sweep-bad-metric", "sweep", [*SWEEP, "sweep.metric=val_foo"], "sweep.metric='val_foo'"),
+    Case(
+        "sweep-metric-wrong-task",
+        "sweep",
+        [*SWEEP, "data=sine", "sweep.metric=final_val_accuracy"],
+        "data=sine is a regression task",
+    ),
+    Case("sweep-bad-study-name", "sweep", [*SWEEP, "sweep.study_name=a/b"], "study_name='a/b'"),
+    Case("sweep-misspelled-key", "sweep", [*TRAIN, "+sweep=lr", "sweep.n_trails=3"], "n_trails"),
+    Case(
+        "sweep-wrong-type", "sweep", [*TRAIN, "+sweep=lr", "sweep.n_trials=many"], "n_trials=many"
+    ),
+    Case("sweep-log-not-bool", "sweep", [*SWEEP, "sweep.space.lr.log=ture"], "lr.log=ture"),
+    Case("sweep-unknown", "sweep", [*TRAIN, "+sweep=nope"], "unknown option 'nope' for 'sweep'"),
+    # -- data: missing or malformed CSV -------------------------------------------------------------
+    Case(
+        "csv-missing-file",
+        "data",
+        [*TRAIN, "data=csv", "data.path=no.csv", "data.target=y"],
+        "no.csv",
+    ),
+    Case("csv-no-path", "data", [*TRAIN, "data=csv"], "data.path=None is invalid"),
+    Case(
+        "csv-nan-cell",
+        "data",
+        CSV,
+        "row 2 (line 3 of the file), column 'a': missing/non-finite value 'nan'",
+        _file("d.csv", "a,b,y\n1,2,0\nnan,3,1\n" + GOOD_ROWS),
+    ),
+    Case(
+        "csv-text-cell",
+        "data",
+        CSV,
+        "column 'b': non-numeric value 'abc'",
+        _file("d.csv", "a,b,y\n1,2,0\n4,abc,1\n" + GOOD_ROWS),
+    ),
+    Case(
+        "csv-one-class",
+        "data",
+        [*CSV, "data.task=classification"],
+        "target column 'y' has only one class",
+        _file("d.csv", "a,b,y\n" + "1,2,0\n2,3,0\n" * 20),
+    ),
+    Case("csv-empty", "data", CSV, "d.csv: file is empty", _file("d.csv", "")),
+    Case("csv-header-only", "data", CSV, "header only, no data rows", _file("d.csv", "a,b,y\n")),
+    Case(
+        "csv-no-target-column",
+        "data",
+        [*CSV[:-1], "data.target=label"],
+        "target column 'label' not found; available columns: a, b, y",
+        _file("d.csv", "a,b,y\n" + GOOD_ROWS),
+    ),
+    # -- stores: unwritable, unreachable, malformed ------------------------------------------------
+    Case(
+        "store-folder-is-a-file",
+        "store",
+        [*TRAIN, "tracking.uri=sqlite:///{dir}/afile/mlflow.db"],
+        "afile",
+        _file("afile", "a file where the store's folder should be"),
+    ),
+    Case(
+        "store-folder-cannot-be-made",
+        "store",
+        [*TRAIN, "tracking.uri=sqlite:////proc/nnexp/mlflow.db"],
+        "cannot create the MLflow store folder /proc/nnexp",
+    ),
+    Case(
+        "artifacts-folder-is-a-file",
+        "store",
+        [*TRAIN, "tracking.experiment_name=new", "tracking.artifact_location={dir}/afile/art"],
+        "afile/art",
+        _file("afile", "a file where the artifacts' folder should be"),
+    ),
+    Case(
+        "tracking-server-unreachable",
+        "store",
+        [*TRAIN, "tracking.uri=http://127.0.0.1:9"],
+        "cannot reach the MLflow tracking server http://127.0.0.1:9",
+    ),
+    Case(
+        "tracking-database-unreachable",
+        "store",
+        [*TRAIN, f"tracking.uri=postgresql://u:{SECRET}@127.0.0.1:9/x"],
+        "cannot reach the MLflow database postgresql://u:***@127.0.0.1:9/x",
+    ),
+    Case(
+        "tracking-uri-bogus",
+        "store",
+        [*TRAIN, "tracking.uri=bogus://x"],
+        "tracking.uri='bogus://x'",
+    ),
+    Case("tracking-uri-empty", "store", [*TRAIN, "tracking.uri="], "tracking.uri='' is invalid"),
+    Case(
+        "sweep-storage-unreachable",
+        "store",
+        [*SWEEP, f"sweep.storage=postgresql+psycopg://u:{SECRET}@127.0.0.1:9/x"],
+        "Optuna storage postgresql+psycopg://u:***@127.0.0.1:9/x",
+    ),
+    Case(
+        "sweep-storage-nonsense",
+        "store",
+        [*SWEEP, "sweep.storage=nonsense"],
+        "cannot open the Optuna storage nonsense",
+    ),
+    # -- reading back: reproduce, runs, compare -----------------------------------------------------
+    Case(
+        "reproduce-unknown-run",
+        "commands",
+        ["reproduce", "0123456789abcdef0123456789abcdef"],
+        "no run with id '0123456789abcdef0123456789abcdef'",
+    ),
+    Case("reproduce-unknown-prefix", "commands", ["reproduce", "deadbeef"], "'deadbeef'"),
+    Case(
+        "reproduce-missing-store",
+        "commands",
+        ["reproduce", "deadbeef", "--tracking-uri", "sqlite:///{dir}/none/mlflow.db"],
+        "no MLflow store at",
+    ),
+    Case("reproduce-no-run-id", "commands", ["reproduce"], "required: RUN_ID"),
+    Case("compare-unknown-runs", "commands", ["compare", "deadbeef", "cafebabe"], "'deadbeef'"),
+    Case("runs-unknown-flag", "commands", ["runs", "--bogus"], "unrecognized arguments: --bogus"),
+    Case("runs-unknown-experiment", "commands", ["runs", "--experiment", "nope"], "'nope'"),
+    Case("runs-unknown-sort", "commands", ["runs", "--sort", "bogus_metric"], "'bogus_metric'"),
+]
+
+
+@dataclass
+class Outcome:
+    case: Case
+    folder: Path
+    code: int
+    stdout: str
+    stderr: str
+
+
+def _run_case(case: Case, root: Path, template: Path) -> Outcome:
+    """Run ``case`` in ``root/<id>``, a copy of the template store in it."""
+    folder = root / case.id
+    folder.mkdir()
+    copy_store(template, folder)
+    if case.prepare is not None:
+        case.prepare(folder)
+    args = [arg.replace("{dir}", str(folder)) for arg in case.args]
+    done = run(args, folder, timeout=120)
+    return Outcome(case, folder, done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture(scope="module")
+def template_runs(template_store: Path) -> set[str]:
+    return {r.info.run_id for r in all_runs(template_store / "mlruns" / "mlflow.db")}
+
+
+@pytest.fixture(scope="module")
+def outcomes(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, template_store: Path
+) -> dict[str, Outcome]:
+    """Run the selected cases, a few at a time."""
+    selected = {
+        item.callspec.params["case"].id
+        for item in request.session.items
+        if getattr(item, "originalname", None) == "test_bad_input" and hasattr(item, "callspec")
+    }
+    root = tmp_path_factory.mktemp("bad-inputs")
+    cases = [case for case in CASES if case.id in selected]
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        done = pool.map(lambda case: _run_case(case, root, template_store), cases)
+        return {outcome.case.id: outcome for outcome in done}
+
+
+def test_the_table_covers_every_category() -> None:
+    categories = {case.category for case in CASES}
+    assert categories == {"config", "sweep", "data", "store", "commands"}
+    assert len(CASES) >= 25 and len({case.id for case in CASES}) == len(CASES)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_bad_input(case: Case, outcomes: dict[str, Outcome], template_runs: set[str]) -> None:
+    outcome = outcomes[case.id]
+    report = f"exit {outcome.code}\nstderr:\n{outcome.stderr}\nstdout:\n{outcome.stdout[-2000:]}"
+    assert outcome.code == case.code, report
+    lines = [line for line in outcome.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, report
+    assert lines[0].startswith("nnexp: error: "), report
+    assert case.expect.replace("{dir}", str(outcome.folder)) in lines[0], report
+    assert "Traceback" not in outcome.stderr + outcome.stdout, report
+    assert SECRET not in outcome.stderr + outcome.stdout, report
+    db = outcome.folder / "mlruns" / "mlflow.db"  # the store every case starts with
+    runs = all_runs(db)  # still opens, lists its runs
+    assert not [r for r in runs if r.info.status == "RUNNING"], report
+    assert {r.info.run_id for r in runs} == template_runs, ("a run was recorded", report)
+    assert not (outcome.folder / "none").exists()  # reading a missing store creates none
