@@ -61,8 +61,8 @@ def test_the_parent_run_is_created_once_by_launchers_starting_together(cluster) 
     from omegaconf import OmegaConf
 
     from nnexp.sweep.config import ParamSpec, SweepConfig
-    from nnexp.tracking.sweep_runs import SweepRuns
     from nnexp.sweep.storage import DatabaseLock, sweep_lock
+    from nnexp.tracking.sweep_runs import SweepRuns
 
     url = cluster.postgres.uri("optuna")
     tracking = OmegaConf.create(
