@@ -8,6 +8,8 @@ engine's own ``.npz`` (loaded with ``allow_pickle=False``), the scaler as a seco
 
 from __future__ import annotations
 
+import contextlib
+import io
 import tempfile
 import warnings
 from pathlib import Path
@@ -20,26 +22,34 @@ try:  # the class must be importable wherever MLflow unpickles the model
 except ImportError:  # pragma: no cover - mlflow is a hard dependency
     PythonModel = object  # type: ignore[assignment,misc]
 
+
 WEIGHTS = "weights"
 SCALER = "scaler"
 
 
-class NnexpPyfuncModel(PythonModel):
-    """Standardise raw features with the training split's statistics, then predict."""
+# Defining a PythonModel subclass makes MLflow warn that ``predict`` has no type hints (on
+# purpose: MLflow would convert inputs to match them). MLflow forces that warning on with its own
+# filter, so the notice is swallowed here instead.
+with contextlib.redirect_stderr(io.StringIO()):
 
-    def load_context(self, context: Any) -> None:
-        from nnexp.nn import load_model
+    class NnexpPyfuncModel(PythonModel):
+        """Standardise raw features with the training split's statistics, then predict."""
 
-        self.model = load_model(context.artifacts[WEIGHTS])
-        with np.load(context.artifacts[SCALER], allow_pickle=False) as scaler:
-            self.mean = scaler["mean"]
-            self.std = scaler["std"]
+        def load_context(self, context: Any) -> None:
+            from nnexp.nn import load_model
 
-    def predict(self, context, model_input, params=None):  # no type hints: MLflow parses them
-        features = np.asarray(model_input, dtype=self.mean.dtype if self.mean.size else np.float64)
-        if self.mean.size:
-            features = (features - self.mean) / self.std
-        return self.model.predict(features)
+            self.model = load_model(context.artifacts[WEIGHTS])
+            with np.load(context.artifacts[SCALER], allow_pickle=False) as scaler:
+                self.mean = scaler["mean"]
+                self.std = scaler["std"]
+
+        def predict(self, context, model_input, params=None):  # no type hints: MLflow parses them
+            features = np.asarray(
+                model_input, dtype=self.mean.dtype if self.mean.size else np.float64
+            )
+            if self.mean.size:
+                features = (features - self.mean) / self.std
+            return self.model.predict(features)
 
 
 def log_pyfunc_model(
