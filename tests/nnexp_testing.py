@@ -80,3 +80,27 @@ class NnexpCommand:
                     pass
             time.sleep(0.2)
         return False
+
+
+def wait_for_health(proc, url: str, log_path: Path, timeout: float, what: str) -> None:
+    """Wait until the server ``proc`` answers ``url/health`` with 200; fail with its log if not."""
+    import time
+    import urllib.request
+
+    import pytest
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"{what} exited with {proc.returncode}:\n{log_path.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"{what} not healthy after {timeout:.0f} s:\n{log_path.read_text()[-3000:]}"
+            )
+        time.sleep(0.5)

@@ -26,13 +26,12 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from nnexp_testing import wait_for_health
 
 SERVER_START_TIMEOUT = 90.0
 PG_USER = "nnexp"
@@ -238,22 +237,7 @@ def serve(backend_uri: str, *extra: str, env: dict[str, str] | None = None) -> I
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"mlflow server exited with {proc.returncode}:\n{log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"mlflow server not healthy after {SERVER_START_TIMEOUT:.0f} s:\n"
-                    f"{log_path.read_text()[-3000:]}"
-                )
-            time.sleep(0.5)
+        wait_for_health(proc, url, log_path, SERVER_START_TIMEOUT, "mlflow server")
         yield Server(url, artifacts, log_path)
     finally:
         stop_group(proc)

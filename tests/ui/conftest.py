@@ -11,13 +11,12 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from nnexp_testing import wait_for_health
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -215,22 +214,7 @@ def mlflow_ui(sweep_store: SweepStore) -> Iterator[str]:
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"mlflow ui exited with {proc.returncode}:\n{log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{base}/health", timeout=5) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"mlflow ui not healthy after {SERVER_START_TIMEOUT:.0f} s:\n"
-                    f"{log_path.read_text()}"
-                )
-            time.sleep(0.5)
+        wait_for_health(proc, base, log_path, SERVER_START_TIMEOUT, "mlflow ui")
         yield base
     finally:
         _stop(proc)
