@@ -35,10 +35,18 @@ SPLIT_KEYS = (
 )
 
 
+def data_seed(data: Any, seed: int) -> int:
+    """The seed of the data: ``data.seed`` when set, else the run's ``seed``."""
+    value = data.get("seed")
+    return int(seed if value is None else value)
+
+
 def build_dataset(data: Any, seed: int) -> Any:
-    """Load the dataset named by ``data.name`` with the generator knobs its loader takes."""
+    """Load the dataset named by ``data.name`` with the generator knobs its loader takes
+    (``seed`` is the run's seed; ``data.seed`` overrides it)."""
     from nnexp.data import DATASETS, load_dataset
 
+    seed = data_seed(data, seed)
     loader = DATASETS[data.name]
     accepted = inspect.signature(loader).parameters
     kwargs = {key: data[key] for key in DATA_KEYS if key in accepted}
@@ -51,9 +59,11 @@ def build_dataset(data: Any, seed: int) -> Any:
 
 
 def build_splits(data: Any, seed: int) -> tuple[Any, Any]:
-    """``(dataset, splits)`` for the data config; bad data raises a one-line NnexpError."""
+    """``(dataset, splits)`` for the data config; bad data raises a one-line NnexpError.
+    ``seed`` is the run's seed; ``data.seed`` overrides it."""
     from nnexp.data import make_splits
 
+    seed = data_seed(data, seed)
     dataset = build_dataset(data, seed)
     try:
         splits = make_splits(dataset, seed=seed, **{key: data[key] for key in SPLIT_KEYS})

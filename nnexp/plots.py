@@ -32,6 +32,7 @@ _LABEL_COLOURS = {
 _TRAIN_COLOUR = "#1f77b4"
 _VAL_COLOUR = "#ff7f0e"
 _LOG_SPAN = 100.0  # log y-scale when max/min of the losses exceeds two decades
+_WIDTH, _BODY_HEIGHT = 10.0, 3.8  # inches; the header's height is added on top
 
 
 def _column(history: Any, key: str) -> list[float] | None:
@@ -74,7 +75,7 @@ def _draw_header(fig: Any, header: dict) -> None:
     title = add(
         header["title"],
         (0, 1),
-        fig.transSubfigure,
+        fig.transFigure,
         (8, -6),
         ha="left",
         va="top",
@@ -149,14 +150,23 @@ def plot_learning_curves(
 
     header = _header_lines(history, title, diagnosis)
     header_h = _header_height(header)
-    fig = Figure(figsize=(10, 3.8 + header_h), dpi=100, layout="constrained")
+    height = _BODY_HEIGHT + header_h
+    fig = Figure(figsize=(_WIDTH, height), dpi=100)
     FigureCanvasAgg(fig)
-    top, body = fig.subfigures(2, 1, height_ratios=[header_h, 3.8])
-    _draw_header(top, header)
+    # Fixed margins in inches instead of constrained layout: the layout engine drew the figure
+    # twice and cost ~0.18 s of a ~0.25 s plot, more than a 100-epoch run's whole recording.
+    fig.subplots_adjust(
+        left=0.75 / _WIDTH,
+        right=1 - 0.2 / _WIDTH,
+        bottom=0.55 / height,
+        top=1 - (header_h + 0.3) / height,
+        wspace=0.25,
+    )
+    _draw_header(fig, header)
     if metric_key is not None:
-        ax_loss, ax_metric = body.subplots(1, 2)
+        ax_loss, ax_metric = fig.subplots(1, 2)
     else:
-        ax_loss, ax_metric = body.subplots(1, 1), None
+        ax_loss, ax_metric = fig.subplots(1, 1), None
 
     marker = "o" if len(epochs) <= 30 else None
     style = {"marker": marker, "markersize": 3, "linewidth": 1.6}
@@ -210,7 +220,7 @@ def plot_learning_curves(
         )
     ax_loss.set_xlabel("epoch")
     ax_loss.set_ylabel("loss")
-    ax_loss.set_title("Loss", fontsize=10)
+    ax_loss.set_title("Loss", fontsize=10, y=1.01)
 
     # ---- metric panel
     if ax_metric is not None:
@@ -243,15 +253,22 @@ def plot_learning_curves(
         ax_metric.set_ylim(lo - pad, upper if upper > lo - pad else hi + pad)
         ax_metric.set_xlabel("epoch")
         ax_metric.set_ylabel(name)
-        ax_metric.set_title(name.capitalize() if name == "accuracy" else name, fontsize=10)
+        ax_metric.set_title(name.capitalize() if name == "accuracy" else name, fontsize=10, y=1.01)
 
-    for ax in (ax_loss, ax_metric):
+    # Fixed legend corners where curves rarely are (losses fall, accuracy and R² rise):
+    # loc="best" scans every plotted point and is slow on long runs.
+    for ax, corner in ((ax_loss, "upper right"), (ax_metric, "lower right")):
         if ax is None:
             continue
+        # Fixed title and label positions: placing them automatically measures every tick
+        # label's extent and was a third of the drawing time.
+        ax.xaxis.set_label_coords(0.5, -0.1)
+        ax.yaxis.set_label_coords(-0.1, 0.5)
         ax.grid(True, which="major", alpha=0.35)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8, loc="best", framealpha=0.85)
+            ax.legend(fontsize=8, loc=corner, framealpha=0.85)
 
-    fig.savefig(path, format="png", dpi=100)
+    # zlib level 1: a fifth larger file, a quarter less encoding time than the default 6
+    fig.savefig(path, format="png", dpi=100, pil_kwargs={"compress_level": 1})
     return path

@@ -91,12 +91,14 @@ def run_experiment(
     store = open_store(tracking.uri, tracking.experiment_name, tracking.artifact_location)
     tags = _run_tags(cfg, overrides, splits, dataset, extra_tags)
     name = run_name or tracking.run_name or default_run_name(cfg)
+    want_model = tracking.log_model if log_model is None else log_model
     with RunRecorder(
         store,
         run_name=name,
         tags=tags,
         parent_run_id=parent_run_id,
         description=_description(cfg, overrides),
+        activate=want_model,  # pyfunc.log_model writes to the active run
     ) as recorder:
         for listener in listeners:  # e.g. a sweep trial learns its MLflow run id
             getattr(listener, "on_run_start", lambda run_id: None)(recorder.run_id)
@@ -109,12 +111,11 @@ def run_experiment(
         result = _result(cfg, dataset, splits, model, history, baseline)
         result.run_id, result.store_uri = recorder.run_id, store.display_uri
         recorder.log_metrics(result.final_metrics)
-        recorder.set_tags(
+        recorder.queue_tags(
             {f"diagnosis.{k}": v for k, v in result.diagnosis.as_dict().items()}
             | {"diagnosis": result.diagnosis.label, "stop_reason": history.stop_reason}
         )
         _log_artifacts(recorder, result)
-        want_model = tracking.log_model if log_model is None else log_model
         if want_model:
             from nnexp.tracking.pyfunc import log_pyfunc_model
 
@@ -233,30 +234,34 @@ def _description(cfg: Any, overrides: Sequence[str]) -> str:
 
 
 def _log_artifacts(recorder: Any, result: RunResult) -> None:
+    """Config, history, diagnosis, weights and learning curves, written to one folder and
+    logged in one call."""
     from omegaconf import OmegaConf
 
     from nnexp.nn import save_model
+    from nnexp.redact import redact
 
     with tempfile.TemporaryDirectory(prefix="nnexp-run-") as tmp:
         folder = Path(tmp)
-        recorder.log_text(OmegaConf.to_yaml(result.config, resolve=True), "config.yaml")
+        config_yaml = OmegaConf.to_yaml(result.config, resolve=True)
+        (folder / "config.yaml").write_text(redact(config_yaml), encoding="utf-8")
         result.history.to_csv(folder / "history.csv")
-        recorder.log_artifact(folder / "history.csv")
         diagnosis = {
             "label": result.diagnosis.label,
             "reason": result.diagnosis.reason,
             **result.diagnosis.as_dict(),
         }
-        recorder.log_text(json.dumps(diagnosis, indent=2, default=float), "diagnosis.json")
+        (folder / "diagnosis.json").write_text(
+            json.dumps(diagnosis, indent=2, default=float), encoding="utf-8"
+        )
         save_model(result.model, folder / "model.npz")
-        recorder.log_artifact(folder / "model.npz")
         if result.config.tracking.log_plots:
             from nnexp.plots import plot_learning_curves
 
-            plot = plot_learning_curves(
+            plot_learning_curves(
                 result.history,
                 folder / "learning_curves.png",
                 title=default_run_name(result.config),
                 diagnosis=result.diagnosis,
             )
-            recorder.log_artifact(plot)
+        recorder.log_artifacts(folder)

@@ -38,6 +38,9 @@ class DataConfig:
     label_noise: float = 0.0
     input_noise: float = 0.0
     standardize: bool = True
+    #: seed of the data (generation, split, noise); null = the run's ``seed``. Sweeps set it to
+    #: the base seed so that trials with different seeds are compared on the same split.
+    seed: int | None = None
 
 
 @dataclass

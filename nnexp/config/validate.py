@@ -48,6 +48,8 @@ def _validate_data(data: Any) -> None:
         )
     if data.n_train is not None:
         _positive_int("data.n_train", data.n_train)
+    if data.get("seed") is not None:
+        _at_least("data.seed", data.seed, 0)
     _fraction("data.label_noise", data.label_noise, allow_zero=True)
     _at_least("data.input_noise", data.input_noise, 0.0)
     if data.name == "csv":

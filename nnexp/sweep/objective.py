@@ -89,10 +89,21 @@ class TrialCallback:
 
 
 def trial_overrides(plan: Any, params: dict[str, Any], number: int) -> tuple[list[str], int]:
-    """The trial's override list and seed (see :mod:`nnexp.sweep.overrides`)."""
+    """The trial's override list and seed (see :mod:`nnexp.sweep.overrides`).
+
+    With ``vary_seed`` each trial gets its own seed (initialisation, shuffling, dropout) while
+    the data stays on the base seed (``data.seed``, unless set or swept): trials are compared on
+    one validation split, so the pruner and the best value judge the hyperparameters, not the
+    luck of a split.
+    """
     sampled = [to_override(dim, params[dim.name]) for dim in plan.dims if dim.name in params]
     seed = trial_seed(plan.base_seed, number) if plan.spec.vary_seed else plan.base_seed
-    tail = [] if any(dim.key == "seed" for dim in plan.dims) else [f"seed={seed}"]
+    swept = {dim.key for dim in plan.dims}
+    tail = []
+    if plan.spec.vary_seed and "data.seed" not in swept and plan.base_cfg.data.seed is None:
+        tail.append(f"data.seed={plan.base_seed}")
+    if "seed" not in swept:
+        tail.append(f"seed={seed}")
     return merge_overrides(plan.base_overrides, sampled, tail), seed
 
 

@@ -25,7 +25,9 @@ MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_PER_BATCH = 100
 MAX_TAG_LENGTH = 5000
 FLUSH_SECONDS = 5.0
-SKIPPED_EPOCH_KEYS = ("epoch",)
+#: Not logged per epoch: the step itself, and the epoch's wall time (noise that would cost a
+#: sixth of a run's metric points; it stays in history.csv, and ``train_time`` is logged).
+SKIPPED_EPOCH_KEYS = ("epoch", "epoch_time")
 
 #: Exceptions that end a run with a non-failed status, by class name, mapped to
 #: (status, trial_state). A pruned Optuna trial must not look like a crash in the UI.
@@ -62,6 +64,7 @@ class RunRecorder:
         self.run_id: str | None = None
         self.status: str | None = None
         self._pending: list[Any] = []
+        self._pending_tags: dict[str, str] = {}
         self._last_flush = 0.0
         self._client: Any = None
 
@@ -86,7 +89,9 @@ class RunRecorder:
             )
             self.run_id = active.info.run_id
         else:
-            tags = dict(self.tags)
+            # One round trip, without the fluent API's context probes: a sweep trial that logs
+            # no model saves ~15 ms; the UI's user and source columns are set here instead.
+            tags = {**source_tags(), **self.tags}
             if self.parent_run_id:
                 tags["mlflow.parentRunId"] = self.parent_run_id
             if self.description:
@@ -110,9 +115,8 @@ class RunRecorder:
 
         status, tags = _terminal_status(exc)
         try:
+            self.queue_tags(tags)
             self.flush()
-            if tags:
-                self.set_tags(tags)
         finally:
             self.status = status
             _open_runs.pop(self.run_id, None)
@@ -136,6 +140,11 @@ class RunRecorder:
         items = [RunTag(key, _tag_value(value)) for key, value in tags.items()]
         for start in range(0, len(items), MAX_PARAMS_PER_BATCH):
             self._client.log_batch(self.run_id, tags=items[start : start + MAX_PARAMS_PER_BATCH])
+
+    def queue_tags(self, tags: Mapping[str, Any]) -> None:
+        """Tags written with the next metrics flush (at the latest when the run ends): one round
+        trip fewer than :meth:`set_tags`."""
+        self._pending_tags.update({key: _tag_value(value) for key, value in tags.items()})
 
     def log_metrics(self, metrics: Mapping[str, float], step: int = 0) -> None:
         """Queue metrics (non-finite values are skipped: NaN is never reported as a result)."""
@@ -162,18 +171,27 @@ class RunRecorder:
             self.flush()
 
     def flush(self) -> None:
+        """Write the queued metrics (and queued tags, with the first batch)."""
+        from mlflow.entities import RunTag
+
         pending, self._pending = self._pending, []
-        for start in range(0, len(pending), MAX_METRICS_PER_BATCH):
-            self._client.log_batch(
-                self.run_id, metrics=pending[start : start + MAX_METRICS_PER_BATCH]
-            )
+        tags = [RunTag(key, value) for key, value in self._pending_tags.items()]
+        self._pending_tags = {}
+        batches = [
+            pending[i : i + MAX_METRICS_PER_BATCH]
+            for i in range(0, len(pending), MAX_METRICS_PER_BATCH)
+        ]
+        batches = batches or ([[]] if tags else [])
+        for index, metrics in enumerate(batches):
+            first = tags[:MAX_PARAMS_PER_BATCH] if index == 0 else []
+            self._client.log_batch(self.run_id, metrics=metrics, tags=first)
+        for start in range(MAX_PARAMS_PER_BATCH, len(tags), MAX_PARAMS_PER_BATCH):
+            self._client.log_batch(self.run_id, tags=tags[start : start + MAX_PARAMS_PER_BATCH])
         self._last_flush = time.monotonic()
 
-    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
-        self._client.log_artifact(self.run_id, str(path), artifact_path)
-
-    def log_text(self, text: str, artifact_file: str) -> None:
-        self._client.log_text(self.run_id, redact(text), artifact_file)
+    def log_artifacts(self, folder: str | Path, artifact_path: str | None = None) -> None:
+        """Every file of ``folder``, in one call (one call per file costs a few ms each)."""
+        self._client.log_artifacts(self.run_id, str(folder), artifact_path)
 
     def log_inputs(self, datasets: list[tuple[Any, str]]) -> None:
         """Log ``(mlflow Dataset, context)`` pairs as the run's inputs."""
@@ -184,6 +202,22 @@ class RunRecorder:
             for dataset, context in datasets
         ]
         self._client.log_inputs(self.run_id, inputs)
+
+
+def source_tags() -> dict[str, str]:
+    """The MLflow UI's user and source columns, as ``mlflow.start_run`` would set them."""
+    import getpass
+    import sys
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name for this uid (containers)
+        user = "unknown"
+    return {
+        "mlflow.user": user,
+        "mlflow.source.name": sys.argv[0] or "python",
+        "mlflow.source.type": "LOCAL",
+    }
 
 
 def end_open_runs(exc: BaseException | None) -> None:

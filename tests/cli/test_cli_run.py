@@ -61,6 +61,28 @@ def test_single_run_is_recorded_completely(nnexp_cmd):
 
     inputs = {d.dataset.name: d.dataset.digest for d in run.inputs.dataset_inputs}
     assert inputs["moons-train"] == tags["data.fingerprint.train"]
+    assert tags["mlflow.user"] and tags["mlflow.source.type"] == "LOCAL"
+    # an epoch's wall time stays in history.csv: as a metric it would be noise, not a curve
+    assert "epoch_time" not in metrics and metrics["train_time"] > 0
+
+
+def test_a_run_without_the_pyfunc_model_is_recorded_the_same_way(nnexp_cmd):
+    """Without a model to log, the run is created in one round trip, never made active."""
+    result = nnexp_cmd.run(*FAST, "tracking.log_model=false")
+    assert result.returncode == 0, result.stderr
+    (run,) = nnexp_cmd.runs()
+    assert run.info.status == "FINISHED"
+    tags = run.data.tags
+    assert "model_uri" not in tags
+    assert tags["mlflow.runName"] == run.info.run_name == "mlp-moons-adam-lr0.01-s0"
+    assert tags["mlflow.user"] and tags["mlflow.source.type"] == "LOCAL"
+    assert tags["mlflow.source.name"].endswith("__main__.py")
+    assert tags["mlflow.note.content"].startswith("`python -m nnexp ")
+    assert tags["diagnosis"] in ("underfit", "good", "overfit", "diverged")
+    assert tags["stop_reason"] == "completed"
+    history = nnexp_cmd.client().get_metric_history(run.info.run_id, "val_loss")
+    assert [m.step for m in history] == list(range(1, 13))
+    assert run.data.metrics["final_val_loss"] == history[-1].value
 
 
 def test_pyfunc_model_predicts_like_the_trained_network(nnexp_cmd):

@@ -107,6 +107,7 @@ def test_seed_xor_is_the_tutorial_exactly():
         ("optimizer.name=lbfgs", "optimizer.name='lbfgs' is invalid: valid choices: "),
         ("data.name=mnist", "data.name='mnist' is invalid: valid choices: "),
         ("trainer.batch_size=0", "trainer.batch_size=0 is invalid: must be an integer >= 1"),
+        ("data.seed=-1", "data.seed=-1 is invalid: must be >= 0"),
     ],
 )
 def test_bad_values_fail_at_composition_with_one_line(override, expected):
@@ -115,3 +116,15 @@ def test_bad_values_fail_at_composition_with_one_line(override, expected):
     message = str(info.value)
     assert "\n" not in message
     assert message.startswith(expected), message
+
+
+def test_data_seed_fixes_the_data_while_seed_changes_the_rest():
+    """``data.seed`` pins generation and split; unset, the data follow the run's ``seed``."""
+
+    def fingerprint(*overrides):
+        cfg = compose_config(list(overrides))
+        return build_splits(cfg.data, int(cfg.seed))[1].fingerprint
+
+    assert fingerprint("seed=1", "data.seed=5") == fingerprint("seed=2", "data.seed=5")
+    assert fingerprint("seed=5") == fingerprint("seed=1", "data.seed=5")
+    assert fingerprint("seed=1") != fingerprint("seed=2")

@@ -197,7 +197,16 @@ def test_trial_seed_follows_vary_seed() -> None:
 
     plan = plan_sweep(compose_config(["+sweep=lr", "seed=2"]), ["+sweep=lr", "seed=2"])
     overrides, seed = trial_overrides(plan, {"lr": 0.01}, 7)
-    assert seed == 20007 and overrides[-2:] == ["optimizer.lr=0.01", "seed=20007"]
+    # the trial's own seed, the data on the base seed: every trial sees the same split
+    assert seed == 20007
+    assert overrides[-3:] == ["optimizer.lr=0.01", "data.seed=2", "seed=20007"]
     fixed = ["+sweep=lr", "seed=2", "sweep.vary_seed=false"]
     plan = plan_sweep(compose_config(fixed), fixed)
-    assert trial_overrides(plan, {"lr": 0.01}, 7)[1] == 2
+    assert trial_overrides(plan, {"lr": 0.01}, 7) == (["optimizer.lr=0.01", "seed=2"], 2)
+    pinned = ["+sweep=lr", "seed=2", "data.seed=5"]
+    plan = plan_sweep(compose_config(pinned), pinned)
+    assert trial_overrides(plan, {"lr": 0.01}, 7)[0][-3:] == [
+        "data.seed=5",
+        "optimizer.lr=0.01",
+        "seed=20007",
+    ]

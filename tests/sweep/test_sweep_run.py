@@ -39,10 +39,14 @@ def test_eight_trial_lr_sweep_gives_eight_children_under_one_parent(bench, capsy
         assert child.data.tags["trial_state"] == "COMPLETE"
         assert child.data.tags["trial_seed"] == str(trial.number)  # base seed 0
         assert child.data.params["seed"] == str(trial.number)
+        assert child.data.params["data.seed"] == "0"  # the base seed: one split for all
         assert child.data.metrics["best_val_loss"] == pytest.approx(trial.value)
         assert f"optimizer.lr={lr!r}" in child.data.tags["overrides"]
         assert child.data.tags["command"].startswith("python -m nnexp ")
         assert child.info.status == "FINISHED"
+
+    # different initialisations, one validation split
+    assert len({c.data.tags["data.fingerprint.val"] for c in children}) == 1
 
     best = study.best_trial
     assert summary["best_trial"] == best.number
