@@ -99,6 +99,7 @@ def run_experiment(
         parent_run_id=parent_run_id,
         description=_description(cfg, overrides),
         activate=want_model,  # pyfunc.log_model writes to the active run
+        log_every=tracking.log_every,
     ) as recorder:
         for listener in listeners:  # e.g. a sweep trial learns its MLflow run id
             getattr(listener, "on_run_start", lambda run_id: None)(recorder.run_id)

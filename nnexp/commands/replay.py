@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from nnexp.epoch_thinning import EpochThinner
+
 TIME_METRICS = ("epoch_time", "train_time")
 FINAL_STEP = 0
 
@@ -33,17 +35,29 @@ class ReplayStop(Exception):
 class _Capture:
     """Training callback: keep every epoch record the way the recorder would log it."""
 
-    def __init__(self, stop_after: int | None):
+    def __init__(self, stop_after: int | None, log_every: int = 1):
         self.stop_after = stop_after
         self.epochs: Expected = {}
+        self.thinner = EpochThinner(log_every)
 
     def on_epoch_end(self, record: Mapping[str, Any]) -> None:
         epoch = int(record["epoch"])
-        for key, value in record.items():
-            if key != "epoch" and _loggable(value):
-                self.epochs.setdefault(key, {})[epoch] = float(value)
+        values = {k: float(v) for k, v in record.items() if k != "epoch" and _loggable(v)}
+        kept = self.thinner.take(epoch, values)
+        if kept is not None:
+            self.keep(epoch, kept)
         if self.stop_after is not None and epoch >= self.stop_after:
             raise ReplayStop(f"replayed the {epoch} recorded epochs")
+
+    def keep(self, epoch: int, values: Mapping[str, float]) -> None:
+        for key, value in values.items():
+            self.epochs.setdefault(key, {})[epoch] = value
+
+    def finish(self) -> None:
+        """The run ended: keep its last epoch if thinning held it back (as the recorder does)."""
+        held = self.thinner.last()
+        if held is not None:
+            self.keep(*held)
 
 
 @dataclass
@@ -68,7 +82,7 @@ def replay(
     """
     from nnexp.run import run_experiment
 
-    capture = _Capture(stop_after)
+    capture = _Capture(stop_after, cfg.tracking.get("log_every", 1))
     cfg.tracking.enabled = record_tags is not None
     started = time.perf_counter()
     result = None
@@ -80,6 +94,7 @@ def replay(
             callbacks=[capture],
             progress=False,
         )
+    capture.finish()
     expected = dict(capture.epochs)
     if result is not None:
         for key, value in result.final_metrics.items():

@@ -119,6 +119,8 @@ class TrackingConfig:
     run_name: str | None = None
     log_model: bool = True
     log_plots: bool = True
+    #: epochs between two logged metric points (plus the first and last epoch); 1 = every epoch
+    log_every: int = 1
 
 
 @dataclass

@@ -23,6 +23,7 @@ def validate_config(cfg: Any) -> None:
     _validate_model(cfg.model)
     _validate_optimizer(cfg.optimizer)
     _validate_trainer(cfg.trainer)
+    _positive_int("tracking.log_every", cfg.tracking.log_every)
     if cfg.tracking.enabled and not str(cfg.tracking.uri).strip():
         _fail(
             "tracking.uri",

@@ -85,7 +85,10 @@ class SweepConfig:
     the capacity U-curve needs). ``report_every``:
     epochs between two ``trial.report`` calls (each is a synced journal write, about 3 ms).
     ``log_model``: which trials get the full pyfunc model (best | all | none); ``log_plots``:
-    learning-curve PNG per trial. ``heartbeat_interval``/``grace_period`` (seconds; RDB
+    learning-curve PNG per trial; ``log_every``: epochs between two logged metric points of a
+    trial (the first and last epoch always; 1 = every epoch, as a single run logs): each point
+    costs MLflow about 75 us, and every epoch of a 200-epoch trial would be most of its
+    tracking time (:mod:`nnexp.epoch_thinning`). ``heartbeat_interval``/``grace_period`` (seconds; RDB
     storages such as PostgreSQL only): each running trial records a heartbeat every interval;
     one silent for longer than the grace period (default: twice the interval) lost its worker,
     and the other workers fail it and run it again once.
@@ -110,6 +113,7 @@ class SweepConfig:
     vary_seed: bool = True
     log_model: str = "best"
     log_plots: bool = False
+    log_every: int = 5
     top_k: int = 5
     heartbeat_interval: int = 60
     grace_period: int | None = None

@@ -145,6 +145,7 @@ def run_trial(plan: Any, study: Any, trial: Any, runs: Any) -> TrialOutcome:
     try:
         cfg = plan.composer.compose(overrides)
         cfg.tracking.log_plots = bool(plan.spec.log_plots)
+        cfg.tracking.log_every = int(plan.spec.log_every)
         result = run_experiment(
             cfg,
             overrides=overrides,

@@ -47,6 +47,8 @@ def check_settings(spec: SweepConfig) -> None:
         _fail("sweep.workers", spec.workers, "must be >= 1")
     if spec.report_every < 1:
         _fail("sweep.report_every", spec.report_every, "must be >= 1 (epochs)")
+    if spec.log_every < 1:
+        _fail("sweep.log_every", spec.log_every, "must be >= 1 (epochs)")
     if spec.top_k < 1:
         _fail("sweep.top_k", spec.top_k, "must be >= 1")
     if spec.heartbeat_interval < 1:

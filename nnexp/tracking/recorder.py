@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from nnexp.epoch_thinning import EpochThinner
 from nnexp.redact import redact
 from nnexp.tracking.reaper import process_tags
 from nnexp.tracking.store import Store
@@ -40,7 +41,8 @@ class RunRecorder:
     """Create an MLflow run on enter; end it with the right status on exit.
 
     ``on_epoch_end(record)`` makes the recorder a training callback: each numeric value of the
-    record becomes a metric point with ``step=epoch``.
+    record becomes a metric point with ``step=epoch`` (every ``log_every``-th epoch, plus the
+    first and the last: :mod:`nnexp.epoch_thinning`).
     """
 
     def __init__(
@@ -52,6 +54,7 @@ class RunRecorder:
         parent_run_id: str | None = None,
         description: str | None = None,
         activate: bool = True,
+        log_every: int = 1,
     ) -> None:
         self.store = store
         self.run_name = redact(run_name) if run_name else run_name
@@ -65,6 +68,7 @@ class RunRecorder:
         self.status: str | None = None
         self._pending: list[Any] = []
         self._pending_tags: dict[str, str] = {}
+        self._epochs = EpochThinner(log_every)
         self._last_flush = 0.0
         self._client: Any = None
 
@@ -115,6 +119,9 @@ class RunRecorder:
 
         status, tags = _terminal_status(exc)
         try:
+            held = self._epochs.last()  # the last epoch, if thinning held it back
+            if held is not None:
+                self.log_metrics(held[1], step=held[0])
             self.queue_tags(tags)
             self.flush()
         finally:
@@ -163,10 +170,10 @@ class RunRecorder:
     def on_epoch_end(self, record: Mapping[str, Any]) -> None:
         """Training callback: queue the epoch's numeric values at ``step=epoch``."""
         epoch = int(record["epoch"])
-        self.log_metrics(
-            {k: v for k, v in record.items() if k not in SKIPPED_EPOCH_KEYS and _is_number(v)},
-            step=epoch,
-        )
+        values = {k: v for k, v in record.items() if k not in SKIPPED_EPOCH_KEYS and _is_number(v)}
+        kept = self._epochs.take(epoch, values)
+        if kept is not None:
+            self.log_metrics(kept, step=epoch)
         if time.monotonic() - self._last_flush > FLUSH_SECONDS:
             self.flush()
 

@@ -147,6 +147,7 @@ BAD = [
     ("lr", ["sweep.direction=down"], "valid choices: minimize, maximize"),
     ("lr", ["sweep.n_trials=0"], "must be >= 1"),
     ("lr", ["sweep.n_trials=null"], "set sweep.n_trials or sweep.timeout"),
+    ("lr", ["sweep.log_every=0"], "sweep.log_every=0 is invalid: must be >= 1 (epochs)"),
     (
         "lr",
         ["sweep.metrics=[best_val_loss,train_time]", "sweep.directions=[minimize,minimize]"],

@@ -45,6 +45,12 @@ def test_eight_trial_lr_sweep_gives_eight_children_under_one_parent(bench, capsy
         assert child.data.tags["command"].startswith("python -m nnexp ")
         assert child.info.status == "FINISHED"
 
+    # metric points of the first, every fifth (sweep.log_every) and the last epoch
+    client = bench.client()
+    for child in children:
+        steps = sorted(m.step for m in client.get_metric_history(child.info.run_id, "val_loss"))
+        last = int(child.data.metrics["epochs_run"])
+        assert steps == sorted({1, *range(5, last + 1, 5), last}), steps
     # different initialisations, one validation split
     assert len({c.data.tags["data.fingerprint.val"] for c in children}) == 1
 
