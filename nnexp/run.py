@@ -85,9 +85,14 @@ def run_experiment(
         history = _fit(cfg, model, optimizer, schedule, splits, listeners)
         return _result(cfg, dataset, splits, model, history, baseline)
 
+    tracking = cfg.tracking
+    if tracking.log_plots:
+        from nnexp import plot_helper
+
+        plot_helper.warm_up()  # matplotlib loads on the other core while MLflow loads here
+
     from nnexp.tracking import RunRecorder, open_store
 
-    tracking = cfg.tracking
     store = open_store(tracking.uri, tracking.experiment_name, tracking.artifact_location)
     tags = _run_tags(cfg, overrides, splits, dataset, extra_tags)
     name = run_name or tracking.run_name or default_run_name(cfg)
@@ -111,19 +116,27 @@ def run_experiment(
         history = _fit(cfg, model, optimizer, schedule, splits, [recorder, *listeners])
         result = _result(cfg, dataset, splits, model, history, baseline)
         result.run_id, result.store_uri = recorder.run_id, store.display_uri
-        recorder.log_metrics(result.final_metrics)
-        recorder.queue_tags(
-            {f"diagnosis.{k}": v for k, v in result.diagnosis.as_dict().items()}
-            | {"diagnosis": result.diagnosis.label, "stop_reason": history.stop_reason}
-        )
-        _log_artifacts(recorder, result)
-        if want_model:
-            from nnexp.tracking.pyfunc import log_pyfunc_model
-
-            result.model_uri = log_pyfunc_model(
-                model, splits.scaler_mean, splits.scaler_std, example=splits.train.X[:5]
+        with tempfile.TemporaryDirectory(prefix="nnexp-run-") as tmp:
+            folder = Path(tmp)
+            drawing = _start_plot(result, folder) if tracking.log_plots else None
+            # while the learning curves are drawn (in a helper process): the MLflow writes
+            recorder.log_metrics(result.final_metrics)
+            recorder.queue_tags(
+                {f"diagnosis.{k}": v for k, v in result.diagnosis.as_dict().items()}
+                | {"diagnosis": result.diagnosis.label, "stop_reason": history.stop_reason}
             )
-            recorder.set_tags({"model_uri": result.model_uri})
+            recorder.flush()
+            _write_artifacts(result, folder)
+            if want_model:
+                from nnexp.tracking.pyfunc import log_pyfunc_model
+
+                result.model_uri = log_pyfunc_model(
+                    model, splits.scaler_mean, splits.scaler_std, example=splits.train.X[:5]
+                )
+                recorder.queue_tags({"model_uri": result.model_uri})
+            if drawing is not None:
+                drawing()
+            recorder.log_artifacts(folder)
     return result
 
 
@@ -234,35 +247,34 @@ def _description(cfg: Any, overrides: Sequence[str]) -> str:
     return f"`python -m nnexp {line}`"
 
 
-def _log_artifacts(recorder: Any, result: RunResult) -> None:
-    """Config, history, diagnosis, weights and learning curves, written to one folder and
-    logged in one call."""
+def _start_plot(result: RunResult, folder: Path) -> Any:
+    """Start drawing ``learning_curves.png`` into ``folder``; returns a function that waits."""
+    from nnexp import plot_helper
+
+    return plot_helper.draw(
+        result.history,
+        folder / "learning_curves.png",
+        title=default_run_name(result.config),
+        diagnosis=result.diagnosis,
+    )
+
+
+def _write_artifacts(result: RunResult, folder: Path) -> None:
+    """Config, history, diagnosis and weights into ``folder`` (logged in one call)."""
     from omegaconf import OmegaConf
 
     from nnexp.nn import save_model
     from nnexp.redact import redact
 
-    with tempfile.TemporaryDirectory(prefix="nnexp-run-") as tmp:
-        folder = Path(tmp)
-        config_yaml = OmegaConf.to_yaml(result.config, resolve=True)
-        (folder / "config.yaml").write_text(redact(config_yaml), encoding="utf-8")
-        result.history.to_csv(folder / "history.csv")
-        diagnosis = {
-            "label": result.diagnosis.label,
-            "reason": result.diagnosis.reason,
-            **result.diagnosis.as_dict(),
-        }
-        (folder / "diagnosis.json").write_text(
-            json.dumps(diagnosis, indent=2, default=float), encoding="utf-8"
-        )
-        save_model(result.model, folder / "model.npz")
-        if result.config.tracking.log_plots:
-            from nnexp.plots import plot_learning_curves
-
-            plot_learning_curves(
-                result.history,
-                folder / "learning_curves.png",
-                title=default_run_name(result.config),
-                diagnosis=result.diagnosis,
-            )
-        recorder.log_artifacts(folder)
+    config_yaml = OmegaConf.to_yaml(result.config, resolve=True)
+    (folder / "config.yaml").write_text(redact(config_yaml), encoding="utf-8")
+    result.history.to_csv(folder / "history.csv")
+    diagnosis = {
+        "label": result.diagnosis.label,
+        "reason": result.diagnosis.reason,
+        **result.diagnosis.as_dict(),
+    }
+    (folder / "diagnosis.json").write_text(
+        json.dumps(diagnosis, indent=2, default=float), encoding="utf-8"
+    )
+    save_model(result.model, folder / "model.npz")

@@ -64,7 +64,6 @@ class SweepPlan:
     report_key: str | None
     prune: bool
     pruner: Any
-    pruner: Any
     identity: dict[str, Any]
     command_overrides: list[str]
     parent_id: str | None = None
