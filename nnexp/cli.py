@@ -32,6 +32,12 @@ def main(argv: list[str] | None = None) -> int:
             return _subcommand(args[0], args[1:])
         except BaseException as exc:  # the same one-line errors and run endings as a run
             return _report(exc)
+    if args in (["--help"], ["-h"]):
+        try:
+            print(fast_help(), flush=True)
+            return 0
+        except BaseException as exc:
+            return _report(exc)
     # Let Hydra's exceptions reach us instead of its multi-line report.
     os.environ["HYDRA_FULL_ERROR"] = "1"
     _job_errors.clear()
@@ -59,6 +65,34 @@ def _subcommand(name: str, args: list[str]) -> int:
 
     module = importlib.import_module(f"nnexp.commands.{name}")
     return int(module.main(args))
+
+
+def fast_help() -> str:
+    """What Hydra's ``--help`` prints for the defaults (its template, the header and footer of
+    ``conf/config.yaml``), built without Hydra's listing of the config groups, which deep-copies
+    its config repository once per group and took most of a second. With overrides
+    (``python -m nnexp +sweep=lr --help``), Hydra answers itself.
+    """
+    from omegaconf import OmegaConf
+
+    from nnexp.config.compose import compose_config
+    from nnexp.config.store import CONF_DIR, experiment_names
+
+    help_text = OmegaConf.load(CONF_DIR / "config.yaml").hydra.help
+    groups = {
+        folder.name: sorted(path.stem for path in folder.glob("*.yaml"))
+        for folder in CONF_DIR.iterdir()
+        if folder.is_dir() and folder.name != "hydra"
+    }
+    groups["experiment"] = experiment_names()
+    listing = "\n".join(f"{name}: {', '.join(groups[name])}" for name in sorted(groups))
+    config = OmegaConf.to_yaml(compose_config(validate=False))
+    return (
+        f"{help_text.header}\n== Configuration groups ==\n"
+        "Compose your configuration from those groups (group=option)\n\n"
+        f"{listing}\n\n\n== Config ==\nOverride anything in the config (foo.bar=value)\n\n"
+        f"{config}\n\n{help_text.footer}\n"
+    )
 
 
 def _hydra_entry() -> None:

@@ -185,3 +185,7 @@ def test_help_answers(nnexp_cmd):
     assert result.returncode == 0
     assert "python -m nnexp +sweep=NAME" in result.stdout
     assert "optimizer: adam, adamw, momentum, nesterov, rmsprop, sgd" in result.stdout
+    # nnexp's own fast --help prints exactly what Hydra's prints (it answers with an override)
+    hydra = nnexp_cmd.run("seed=0", "--help")
+    assert hydra.returncode == 0 and hydra.stdout == result.stdout
+    assert "sweep:\n  name: lr" in nnexp_cmd.run("+sweep=lr", "--help").stdout

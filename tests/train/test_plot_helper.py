@@ -61,7 +61,9 @@ def test_a_drawing_that_fails_in_the_helper_is_made_here(fresh_helper, tmp_path)
     fresh_helper.warm_up()
     helper = fresh_helper._helper
     base = classification_history(20)
-    history = HistoryUnknownThere(epochs=base.epochs, stop_reason="completed", task="classification")
+    history = HistoryUnknownThere(
+        epochs=base.epochs, stop_reason="completed", task="classification"
+    )
     target = tmp_path / "e.png"
     assert fresh_helper.draw(history, target)() == target
     assert target.read_bytes()[:8] == PNG_SIGNATURE
