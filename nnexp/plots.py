@@ -134,11 +134,19 @@ def plot_learning_curves(
 
     if "matplotlib.pyplot" not in sys.modules:
         matplotlib.use("Agg")
+    from matplotlib import style
+
+    # matplotlib's defaults, whatever ran before in this process (Optuna's plots switch the
+    # global style to ggplot): the same run gives the same picture.
+    with style.context("default"):
+        return _draw(history, Path(path), title, diagnosis)
+
+
+def _draw(history: Any, path: Path, title: str | None, diagnosis: Any) -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
 
     epochs = [int(r["epoch"]) for r in history.epochs]

@@ -47,12 +47,13 @@ def make_plots(
     for name, draw in drawings.items():
         path = folder / f"{name}.png"
         try:
-            with warnings.catch_warnings():
+            # Optuna's plots switch the global style to ggplot: keep that inside this plot
+            with matplotlib.rc_context(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 kwargs = {} if single else {"target": lambda t: t.values[0], "target_name": metric}
                 axes = draw(study, **kwargs)
-            figure = _figure(axes)
-            figure.savefig(path, dpi=100, bbox_inches="tight")
+                figure = _figure(axes)
+                figure.savefig(path, dpi=100, bbox_inches="tight")
             paths.append(path)
         except Exception:
             pass

@@ -126,3 +126,16 @@ def test_train_only_history(tmp_path):
         History(epochs=bad_epochs, stop_reason="completed"), tmp_path / "t.png"
     )
     assert out.read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_the_global_style_does_not_leak_in(tmp_path):
+    """Optuna's plots switch matplotlib's global style to ggplot; the curves do not change."""
+    import matplotlib
+    from matplotlib import style
+
+    history = classification_history(30)
+    before = plot_learning_curves(history, tmp_path / "before.png").read_bytes()
+    with matplotlib.rc_context():
+        style.use("ggplot")
+        after = plot_learning_curves(history, tmp_path / "after.png").read_bytes()
+    assert after == before
