@@ -1,4 +1,4 @@
-"""Learning-curve PNGs drawn in a helper process, while this one writes the run to MLflow.
+"""Pictures drawn in a helper process while this one writes to MLflow: learning curves, sweep plots.
 
 Why: drawing the PNG takes 0.15-0.25 s of CPU, about as long as all of a run's MLflow writes
 (metrics, tags, artifacts, the pyfunc model), and the machine has a second core. The helper is
@@ -8,13 +8,15 @@ trains, then draws each run's curves while this process writes to MLflow. One he
 every run of the process (a multirun, a sweep with ``log_plots``); it exits when this process
 closes the pipe or dies, and ignores Ctrl-C (this process turns that into a stop request).
 
-``warm_up()`` starts the helper (idempotent, cheap); ``draw(...)`` sends a drawing and returns a
-function that waits for the file. Whatever goes wrong with the helper (it cannot start, it died,
-it is stuck, the drawing failed there) the drawing is made in this process instead, so a PNG is
-never lost to it; after one failure the helper is not used again in this process.
+``warm_up(*modules)`` starts the helper (idempotent, cheap) and has it import ``modules``
+ahead of need; ``draw(...)`` sends a learning-curve drawing and returns a function that waits for
+the file; ``call(target, *args)`` runs any ``"module:function"`` there (a sweep's plots).
+Whatever goes wrong with the helper (it cannot start, it died, it is stuck, the work failed
+there) the work is done in this process instead, so a picture is never lost to it; after one
+failure the helper is not used again in this process.
 
 Protocol (both ways): a 4-byte big-endian length, then a pickle. Requests are
-``(history, path, title, diagnosis)``; replies ``("ok", path)`` or ``("error", text)``.
+``(target, args)``; replies, in request order, ``("ok", result)`` or ``("error", text)``.
 """
 
 from __future__ import annotations
@@ -34,11 +36,16 @@ _HEADER = struct.Struct(">I")
 
 _helper: subprocess.Popen[bytes] | None = None
 _broken = False
+_sent = 0  # requests sent to the current helper
+_received: dict[int, Any] = {}  # replies read ahead, by request number
+_read = 0  # replies read from the current helper
 
 
-def warm_up() -> None:
-    """Start the helper so that matplotlib is imported there while this process trains."""
-    _get_helper()
+def warm_up(*modules: str) -> None:
+    """Start the helper (matplotlib loads there while this process trains) and have it import
+    ``modules`` too."""
+    if _get_helper() is not None and modules:
+        call("nnexp.plot_helper:_import", modules)
 
 
 def draw(
@@ -52,37 +59,60 @@ def draw(
 
         return plot_learning_curves(history, path, title=title, diagnosis=diagnosis)
 
+    wait = call("nnexp.plots:plot_learning_curves", history, str(path), title, diagnosis)
+
+    def result() -> Path:
+        value = wait() if wait is not None else None
+        return Path(value) if value is not None and Path(value).is_file() else here()
+
+    return result
+
+
+def call(target: str, *args: Any) -> Callable[[], Any] | None:
+    """Run ``target`` (``"module:function"``) with ``args`` in the helper; None if there is no
+    helper. The returned function waits and returns the result, or None if it failed there."""
+    global _sent
     helper = _get_helper()
     if helper is None:
-        return here
+        return None
     try:
-        _send(helper.stdin, (history, str(path), title, diagnosis))
+        _send(helper.stdin, (target, args))
     except Exception:
         _give_up()
-        return here
+        return None
+    number, _sent = _sent, _sent + 1
 
-    def wait() -> Path:
+    def wait() -> Any:
+        global _read
+        if _helper is not helper:  # given up meanwhile
+            return None
         try:
-            status, value = _receive(helper.stdout, timeout=WAIT_SECONDS)
-            if status == "ok" and Path(value).is_file():
-                return Path(value)
+            while number not in _received:
+                _received[_read] = _receive_within(helper.stdout.fileno(), WAIT_SECONDS)
+                _read += 1
+            status, value = _received.pop(number)
         except Exception:
-            pass
-        _give_up()
-        return here()
+            _give_up()
+            return None
+        if status != "ok":
+            _give_up()
+            return None
+        return value
 
     return wait
 
 
 def _get_helper() -> subprocess.Popen[bytes] | None:
-    global _helper
+    global _helper, _sent, _read
     if _broken:
         return None
     if _helper is not None and _helper.poll() is None:
         return _helper
-    if _helper is not None:  # it died: draw here from now on
+    if _helper is not None:  # it died: work here from now on
         _give_up()
         return None
+    _sent = _read = 0
+    _received.clear()
     package_root = str(Path(__file__).resolve().parents[1])
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
@@ -118,23 +148,32 @@ def _send(stream: BinaryIO | None, message: Any) -> None:
     stream.flush()
 
 
-def _receive(stream: BinaryIO | None, timeout: float | None = None) -> Any:
-    """One message; raises EOFError when the other side is gone, TimeoutError when silent."""
-    assert stream is not None
-    if timeout is not None:
-        import select
+def _receive(stream: BinaryIO) -> Any:
+    """One message from a (buffered) stream; EOFError when the other side is gone."""
+    header = _read_exactly(stream.read, _HEADER.size)
+    return pickle.loads(_read_exactly(stream.read, _HEADER.unpack(header)[0]))
 
-        ready, _, _ = select.select([stream], [], [], timeout)
+
+def _receive_within(fd: int, timeout: float) -> Any:
+    """One message from the file descriptor ``fd``, unbuffered, so that ``select`` sees every
+    byte not yet read (a buffered reader could hold the next reply where select cannot see
+    it); TimeoutError when the other side stays silent."""
+    import select
+
+    def read(size: int) -> bytes:
+        ready, _, _ = select.select([fd], [], [], timeout)
         if not ready:
             raise TimeoutError(f"no answer in {timeout:.0f} s")
-    header = _read_exactly(stream, _HEADER.size)
-    return pickle.loads(_read_exactly(stream, _HEADER.unpack(header)[0]))
+        return os.read(fd, size)
+
+    header = _read_exactly(read, _HEADER.size)
+    return pickle.loads(_read_exactly(read, _HEADER.unpack(header)[0]))
 
 
-def _read_exactly(stream: BinaryIO, size: int) -> bytes:
+def _read_exactly(read: Callable[[int], bytes], size: int) -> bytes:
     data = b""
     while len(data) < size:
-        chunk = stream.read(size - len(data))
+        chunk = read(size - len(data))
         if not chunk:
             raise EOFError("the other side closed the pipe")
         data += chunk
@@ -142,26 +181,35 @@ def _read_exactly(stream: BinaryIO, size: int) -> bytes:
 
 
 def serve() -> None:
-    """The helper's loop: draw each request until the parent closes the pipe."""
+    """The helper's loop: run each request until the parent closes the pipe."""
+    import importlib
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import matplotlib
 
     matplotlib.use("Agg")
-    from nnexp.plots import plot_learning_curves
+    import nnexp.plots  # noqa: F401  # the learning curves: what every tracked run draws
 
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:
         try:
-            history, path, title, diagnosis = _receive(stdin)
+            target, args = _receive(stdin)
         except EOFError:
             return
         try:
-            reply = ("ok", str(plot_learning_curves(history, path, title, diagnosis)))
+            module, _, name = target.partition(":")
+            reply = ("ok", getattr(importlib.import_module(module), name)(*args))
         except Exception as exc:
             reply = ("error", f"{type(exc).__name__}: {exc}")
         _send(stdout, reply)
+
+
+def _import(modules: tuple[str, ...]) -> None:
+    import importlib
+
+    for module in modules:
+        importlib.import_module(module)
 
 
 if __name__ == "__main__":

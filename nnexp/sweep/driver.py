@@ -138,6 +138,11 @@ def run_sweep(cfg: Any, overrides: list[str]) -> dict[str, Any]:
             follow_launcher()  # a launcher killed with SIGKILL takes its workers along
     processes: list[Any] = []
     runs = None
+    if plan.base_cfg.tracking.enabled and not worker:
+        from nnexp import plot_helper
+
+        # the parent run's plots are drawn there at the end: import their libraries meanwhile
+        plot_helper.warm_up("matplotlib.pyplot", "optuna.visualization.matplotlib")
     try:
         if spec.workers > 1 and not worker:  # start them first: they take seconds to boot
             from nnexp.sweep.workers import spawn_workers
@@ -333,18 +338,35 @@ def _finish(plan: SweepPlan, study: Any, runs: Any) -> dict[str, Any]:
     summary = summarize(study, rows)
     where = f"Optuna storage {_display(plan.storage)}"
     if runs is not None:
+        from nnexp import plot_helper
         from nnexp.sweep.plots import make_plots
 
-        if plan.spec.log_model == "best":
-            with sweep_lock(plan.lock_path):
-                for trial in best_trials(study)[:MAX_BEST_MODELS]:
-                    row = rows[trial.number]
-                    if row["run_id"]:
-                        runs.log_best_model(row["run_id"], row["overrides"], plan.composer)
+        metric = plan.spec.objective_metrics[0]
         with tempfile.TemporaryDirectory(prefix="nnexp-sweep-") as tmp:
             folder = Path(tmp)
+            # the plots are drawn in the helper process while the best models are logged here
+            trials = study.get_trials(deepcopy=False)
+            drawing = plot_helper.call(
+                "nnexp.sweep.plots:make_plots_from_trials",
+                plan.study_name,
+                list(study.directions),
+                trials,
+                rows,
+                str(folder),
+                plan.dims,
+                metric,
+            )
+            if plan.spec.log_model == "best":
+                with sweep_lock(plan.lock_path):
+                    for trial in best_trials(study)[:MAX_BEST_MODELS]:
+                        row = rows[trial.number]
+                        if row["run_id"]:
+                            runs.log_best_model(row["run_id"], row["overrides"], plan.composer)
             files = [write_trials_csv(study, rows, folder / "trials.csv")]
-            files += make_plots(study, rows, folder, plan.dims, plan.spec.objective_metrics[0])
+            drawn = drawing() if drawing is not None else None
+            if drawn is None:  # no helper, or it failed: draw here
+                drawn = make_plots(study, rows, folder, plan.dims, metric)
+            files += [Path(path) for path in drawn]
             runs.log_summary(summary, files)
         if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             runs.end_parent("FINISHED")

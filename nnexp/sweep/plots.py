@@ -66,6 +66,25 @@ def make_plots(
     return paths
 
 
+def make_plots_from_trials(
+    study_name: str,
+    directions: list[Any],
+    trials: list[Any],
+    rows: list[dict[str, Any]],
+    folder: str,
+    dims: list[Any],
+    metric: str,
+) -> list[str]:
+    """:func:`make_plots` in another process (:mod:`nnexp.plot_helper`): the study is rebuilt
+    in memory from its finished trials, which is all the plots read."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(study_name=study_name, directions=directions)
+    study.add_trials([trial for trial in trials if trial.state.is_finished()])
+    return [str(path) for path in make_plots(study, rows, Path(folder), dims, metric)]
+
+
 def train_vs_val(
     study: Any, rows: list[dict[str, Any]], dim: Any, folder: Path, metric: str, several: bool
 ) -> Path | None:

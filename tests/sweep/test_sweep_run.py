@@ -68,6 +68,9 @@ def test_eight_trial_lr_sweep_gives_eight_children_under_one_parent(bench, capsy
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
     assert {"trials.csv", "best.json", "sweep.yaml", "plots"} <= artifacts
     plots = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
+    from nnexp import plot_helper
+
+    assert plot_helper._helper is not None and not plot_helper._broken  # drawn in the helper
     assert {
         "plots/optimization_history.png",
         "plots/train_vs_val_lr.png",

@@ -88,3 +88,20 @@ def test_the_helper_exits_with_its_parent(tmp_path):
             return
         time.sleep(0.2)
     pytest.fail(f"helper {pid} outlived its parent")
+
+
+def test_replies_that_arrive_together_are_all_read(fresh_helper, tmp_path, monkeypatch):
+    """Both replies in the pipe before the first is read: the second is not lost to a buffer."""
+    import time
+
+    monkeypatch.setattr(plot_helper, "WAIT_SECONDS", 10.0)
+    first = fresh_helper.call("nnexp.plot_helper:_import", ("json",))
+    target = tmp_path / "f.png"
+    second = fresh_helper.draw(classification_history(20), target)
+    deadline = time.monotonic() + 30
+    while not target.is_file() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)  # the second reply is in the pipe now
+    assert first() is None
+    assert second() == target
+    assert not fresh_helper._broken and fresh_helper._helper is not None
