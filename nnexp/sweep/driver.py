@@ -138,10 +138,11 @@ def run_sweep(cfg: Any, overrides: list[str]) -> dict[str, Any]:
             follow_launcher()  # a launcher killed with SIGKILL takes its workers along
     processes: list[Any] = []
     runs = None
-    if plan.base_cfg.tracking.enabled and not worker:
+    if plan.base_cfg.tracking.enabled and not worker and spec.workers == 1:
         from nnexp import plot_helper
 
-        # the parent run's plots are drawn there at the end: import their libraries meanwhile
+        # the parent run's plots are drawn there at the end: import their libraries meanwhile,
+        # on the core the trials leave free (with several workers none is: it starts at the end)
         plot_helper.warm_up("matplotlib.pyplot", "optuna.visualization.matplotlib")
     try:
         if spec.workers > 1 and not worker:  # start them first: they take seconds to boot
