@@ -13,6 +13,9 @@ Prints, with PASS/FAIL against the floors:
    best trial, plots, trials CSV) vs ``tracking=off`` (pruner off in both). Floors: whole
    command <= 10% longer, and <= 100 ms more per trial (difference of the summed trial
    durations recorded by Optuna, same seed so the same learning rates in both).
+   1b. the same per-trial cost timed directly, in-process (every ``RunRecorder`` call, the
+   artifact files, the sweep's tags on the trial's run), on 6 trials of the workload: the
+   difference of two sweeps' trial durations is within the machine's noise.
 2. sweep machinery per trial: nnexp's own loop (sweep lock, counting, ask, sampling, composing
    the trial's config, user attributes, tell), measured in-process as the loop's time minus the
    time spent inside ``run_experiment``, on a 30-trial TPE study of 1-epoch trials.
@@ -189,6 +192,73 @@ def machinery(n_trials: int = 30) -> tuple[float, float]:
     return (spent["loop"] - spent["run"]) / n_trials, report
 
 
+def recording(n_trials: int = 6) -> float:
+    """Seconds per trial spent recording to MLflow, timed directly (in this process): every
+    ``RunRecorder`` call, writing the artifact files, and the sweep's tags on the trial's run.
+    Unlike the difference of two sweeps' trial durations, this does not drown in the machine's
+    noise."""
+    import contextlib
+    import functools
+    import io
+
+    import nnexp.run
+    import nnexp.sweep.driver as driver
+    from nnexp.config.compose import compose_config
+    from nnexp.tracking.recorder import RunRecorder
+    from nnexp.tracking.sweep_runs import SweepRuns
+
+    spent, depth = [0.0], [0]
+    targets = [
+        (RunRecorder, name)
+        for name in (
+            "__enter__",
+            "log_params",
+            "log_inputs",
+            "on_epoch_end",
+            "log_metrics",
+            "queue_tags",
+            "flush",
+            "log_artifacts",
+            "end",
+        )
+    ]
+    targets += [(nnexp.run, "_write_artifacts"), (SweepRuns, "tag_run")]
+    originals = [(owner, name, getattr(owner, name)) for owner, name in targets]
+
+    def timed(function):
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            depth[0] += 1
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+                if depth[0] == 0:  # the outermost call only: end() calls flush()
+                    spent[0] += time.perf_counter() - start
+
+        return wrapper
+
+    overrides = [
+        *workload({**FULL, "n_trials": n_trials}),
+        "sweep.pruner.name=none",
+        "sweep.log_model=none",
+    ]
+    with tempfile.TemporaryDirectory(prefix="bench-record-") as tmp:
+        cwd = os.getcwd()
+        os.chdir(tmp)
+        for owner, name, function in originals:
+            setattr(owner, name, timed(function))
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                driver.run_sweep(compose_config(overrides), overrides)
+        finally:
+            for owner, name, function in originals:
+                setattr(owner, name, function)
+            os.chdir(cwd)
+    return spent[0] / n_trials
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smaller workload")
@@ -207,6 +277,13 @@ def main() -> None:
         f"\n2. sweep machinery: {per_trial * 1000:.1f} ms/trial (floor <= "
         f"{MACHINERY_S * 1000:.0f} ms) {verdict(per_trial <= MACHINERY_S)}; "
         f"trial.report: {report * 1000:.2f} ms per call",
+        flush=True,
+    )
+
+    recorded = recording()
+    print(
+        f"1b. recording per trial, timed directly: {recorded * 1000:.0f} ms (floor <= "
+        f"{TRACKING_PER_TRIAL_S * 1000:.0f} ms) {verdict(recorded <= TRACKING_PER_TRIAL_S)}",
         flush=True,
     )
 
