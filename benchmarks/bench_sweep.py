@@ -144,19 +144,17 @@ def machinery(n_trials: int = 30) -> tuple[float, float]:
     spent = {"run": 0.0, "loop": 0.0}
     real_run, real_loop = nnexp.run.run_experiment, driver._loop
 
-    def timed_run(*args, **kwargs):
-        start = time.perf_counter()
-        try:
-            return real_run(*args, **kwargs)
-        finally:
-            spent["run"] += time.perf_counter() - start
+    def timed(function, key):
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[key] += time.perf_counter() - start
 
-    def timed_loop(*args, **kwargs):
-        start = time.perf_counter()
-        try:
-            return real_loop(*args, **kwargs)
-        finally:
-            spent["loop"] += time.perf_counter() - start
+        return wrapper
+
+    timed_run, timed_loop = timed(real_run, "run"), timed(real_loop, "loop")
 
     overrides = [
         "+sweep=lr",

@@ -6,11 +6,60 @@ Importable from every test folder (``pythonpath = ["tests"]`` in pyproject.toml)
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 FAST = ["data.n_samples=200", "trainer.epochs=12", "trainer.progress=false"]
+
+#: Set by nnexp itself (debugging, sweep workers, multirun jobs): never inherited by a test's
+#: own nnexp process.
+NNEXP_ENV = ("NNEXP_TRACEBACK", "HYDRA_FULL_ERROR", "NNEXP_SWEEP_ROLE", "NNEXP_MULTIRUN_PARENT_ID")
+#: MLflow's own run selection: a server or a cluster process must not pick them up.
+MLFLOW_ENV = (
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_EXPERIMENT_NAME",
+    "MLFLOW_EXPERIMENT_ID",
+    "MLFLOW_RUN_ID",
+)
+
+
+def nnexp_env() -> dict[str, str]:
+    """This environment without nnexp's own variables."""
+    return {k: v for k, v in os.environ.items() if k not in NNEXP_ENV}
+
+
+def server_env() -> dict[str, str]:
+    """For ``mlflow server``/``mlflow ui`` and the processes that talk to them: no MLflow run
+    selection, no telemetry (the network is closed)."""
+    env = {k: v for k, v in nnexp_env().items() if k not in MLFLOW_ENV}
+    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    env["DO_NOT_TRACK"] = "true"
+    return env
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def stop_group(proc: subprocess.Popen) -> None:
+    """SIGTERM the process group (servers run uvicorn workers as children), then SIGKILL."""
+    if proc.poll() is not None:
+        return
+    for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 class NnexpCommand:
@@ -23,10 +72,7 @@ class NnexpCommand:
         self.store_uri = f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}"
 
     def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        for name in ("NNEXP_TRACEBACK", "HYDRA_FULL_ERROR", "NNEXP_SWEEP_ROLE"):
-            env.pop(name, None)
-        return env
+        return nnexp_env()
 
     def run(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
         return subprocess.run(

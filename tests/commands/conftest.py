@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from nnexp_testing import nnexp_env
 
 FAST = [
     "data.n_samples=120",
@@ -69,15 +69,13 @@ class Cli:
 
     def __call__(self, cwd: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
         seed_store(cwd, self.template)
-        drop = ("NNEXP_TRACEBACK", "HYDRA_FULL_ERROR", "NNEXP_SWEEP_ROLE")
-        env = {k: v for k, v in os.environ.items() if k not in drop}
         return subprocess.run(
             [sys.executable, "-m", "nnexp", *args],
             cwd=cwd,
             capture_output=True,
             text=True,
             timeout=timeout,
-            env=env,
+            env=nnexp_env(),
         )
 
 

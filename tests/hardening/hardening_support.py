@@ -20,6 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from nnexp_testing import nnexp_env
+
 TINY = ["data.n_samples=100", "trainer.progress=false"]
 NO_ARTIFACT_EXTRAS = ["tracking.log_plots=false", "tracking.log_model=false"]
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -31,18 +33,6 @@ KILLS: Counter = Counter()
 MOMENTS: Counter = Counter()
 
 
-def env() -> dict[str, str]:
-    out = dict(os.environ)
-    for name in (
-        "NNEXP_TRACEBACK",
-        "HYDRA_FULL_ERROR",
-        "NNEXP_SWEEP_ROLE",
-        "NNEXP_MULTIRUN_PARENT_ID",
-    ):
-        out.pop(name, None)
-    return out
-
-
 def run(args: list[str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "nnexp", *args],
@@ -50,7 +40,7 @@ def run(args: list[str], cwd: Path, timeout: float = 120) -> subprocess.Complete
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=env(),
+        env=nnexp_env(),
         stdin=subprocess.DEVNULL,
     )
 
@@ -64,7 +54,7 @@ def start(args: list[str], cwd: Path) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
         text=True,
-        env=env(),
+        env=nnexp_env(),
         start_new_session=True,
     )
 

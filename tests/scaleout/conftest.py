@@ -21,8 +21,6 @@ import os
 import pwd
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,21 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from nnexp_testing import wait_for_health
+from nnexp_testing import free_port, server_env, stop_group, wait_for_health
 
 SERVER_START_TIMEOUT = 90.0
 PG_USER = "nnexp"
 # Tiny trials: the work here is the coordination, not the training.
 TINY = ["data.n_samples=100", "trainer.epochs=20", "trainer.progress=false"]
-CLEAN_ENV = (
-    "MLFLOW_TRACKING_URI",
-    "MLFLOW_EXPERIMENT_NAME",
-    "MLFLOW_EXPERIMENT_ID",
-    "MLFLOW_RUN_ID",
-    "NNEXP_TRACEBACK",
-    "HYDRA_FULL_ERROR",
-    "NNEXP_SWEEP_ROLE",
-)
 
 
 def postgres_bin() -> Path | None:
@@ -58,21 +47,6 @@ def postgres_bin() -> Path | None:
         return Path(found[-1]).parent
     initdb = shutil.which("initdb")
     return Path(initdb).parent if initdb else None
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def clean_env() -> dict[str, str]:
-    env = dict(os.environ)
-    for name in CLEAN_ENV:
-        env.pop(name, None)
-    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
-    env["DO_NOT_TRACK"] = "true"
-    return env
 
 
 @dataclass
@@ -180,22 +154,6 @@ def postgres() -> Iterator[Postgres]:
         _stop_postgres(pg)
 
 
-def stop_group(proc: subprocess.Popen) -> None:
-    """SIGTERM the process group (the server's uvicorn workers are children), then SIGKILL."""
-    if proc.poll() is not None:
-        return
-    for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 @dataclass
 class Server:
     url: str
@@ -209,8 +167,8 @@ def serve(backend_uri: str, *extra: str, env: dict[str, str] | None = None) -> I
     folder = Path(tempfile.mkdtemp(prefix="nnexp-mlflow-server-"))
     artifacts, log_path = folder / "artifacts", folder / "server.log"
     port = free_port()
-    server_env = {**clean_env(), **(env or {})}
-    server_env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"  # no background job runner
+    process_env = {**server_env(), **(env or {})}
+    process_env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"  # no background job runner
     command = [
         shutil.which("mlflow") or "mlflow",
         "server",
@@ -232,7 +190,7 @@ def serve(backend_uri: str, *extra: str, env: dict[str, str] | None = None) -> I
             cwd=folder,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=server_env,
+            env=process_env,
             start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
@@ -301,7 +259,7 @@ class Cluster:
         self._count += 1
         machine = self.root / f"machine{self._count}"
         (machine / "tmp").mkdir(parents=True)
-        env = {**clean_env(), **(env or {})}
+        env = {**server_env(), **(env or {})}
         env["TMPDIR"] = str(machine / "tmp")
         return subprocess.Popen(
             [sys.executable, "-m", "nnexp", *args],

@@ -93,14 +93,17 @@ def test_eight_trial_lr_sweep_gives_eight_children_under_one_parent(bench, capsy
     assert rerun.final_metrics["best_val_loss"] == best.value
 
 
+def new_journal_study(bench, name: str) -> optuna.Study:
+    """The study a sweep named ``name`` will use (its default journal), created ahead of it."""
+    folder = bench.workdir / "mlruns" / "optuna"
+    folder.mkdir(parents=True)
+    backend = optuna.storages.journal.JournalFileBackend(str(folder / f"{name}.journal"))
+    storage = optuna.storages.journal.JournalStorage(backend)
+    return optuna.create_study(study_name=name, storage=storage)
+
+
 def test_pruner_prunes_a_hopeless_trial(bench) -> None:
-    (bench.workdir / "mlruns" / "optuna").mkdir(parents=True)
-    storage = optuna.storages.journal.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(
-            str(bench.workdir / "mlruns" / "optuna" / "prune.journal")
-        )
-    )
-    study = optuna.create_study(study_name="prune", storage=storage)
+    study = new_journal_study(bench, "prune")
     for lr in (0.05, 0.02, 1e-4):  # two that learn, then one that cannot in 12 epochs
         study.enqueue_trial({"lr": lr})
     bench.run(
@@ -129,13 +132,7 @@ def test_pruner_prunes_a_hopeless_trial(bench) -> None:
 
 
 def test_diverging_trial_is_recorded_and_the_sweep_goes_on(bench) -> None:
-    (bench.workdir / "mlruns" / "optuna").mkdir(parents=True)
-    storage = optuna.storages.journal.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(
-            str(bench.workdir / "mlruns" / "optuna" / "lr.journal")
-        )
-    )
-    study = optuna.create_study(study_name="lr", storage=storage)
+    study = new_journal_study(bench, "lr")
     for lr in (0.01, 3.0, 0.02):  # plain SGD on a regression at lr=3 blows up
         study.enqueue_trial({"lr": lr})
     summary = bench.run("lr", "data=sine", "optimizer=sgd", "sweep.n_trials=3", NO_MODEL)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from nnexp_testing import wait_for_health
+from nnexp_testing import free_port, server_env, stop_group, wait_for_health
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -66,23 +64,6 @@ def missing_browser() -> str | None:
     return None
 
 
-def _clean_env() -> dict[str, str]:
-    env = dict(os.environ)
-    for name in (
-        "MLFLOW_TRACKING_URI",
-        "MLFLOW_EXPERIMENT_NAME",
-        "MLFLOW_EXPERIMENT_ID",
-        "MLFLOW_RUN_ID",
-        "NNEXP_TRACEBACK",
-        "HYDRA_FULL_ERROR",
-        "NNEXP_SWEEP_ROLE",
-    ):
-        env.pop(name, None)
-    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
-    env["DO_NOT_TRACK"] = "true"
-    return env
-
-
 @dataclass
 class Run:
     run_id: str
@@ -129,7 +110,7 @@ def sweep_store(tmp_path_factory: pytest.TempPathFactory) -> SweepStore:
         capture_output=True,
         text=True,
         timeout=SWEEP_TIMEOUT,
-        env=_clean_env(),
+        env=server_env(),
     )
     assert done.returncode == 0, f"sweep failed:\n{done.stdout}\n{done.stderr}"
     found = re.search(r"MLflow parent run ([0-9a-f]{32})", done.stdout)
@@ -165,34 +146,12 @@ def sweep_store(tmp_path_factory: pytest.TempPathFactory) -> SweepStore:
     )
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """SIGTERM the server's process group (uvicorn is a child of `mlflow ui`), then SIGKILL."""
-    if proc.poll() is not None:
-        return
-    for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 @pytest.fixture(scope="module")
 def mlflow_ui(sweep_store: SweepStore) -> Iterator[str]:
     """`mlflow ui` on 127.0.0.1 over the sweep's store; yields its base URL."""
-    port = _free_port()
+    port = free_port()
     log_path = sweep_store.workdir / "mlflow-ui.log"
-    env = _clean_env()
+    env = server_env()
     # No background job runner (huey consumers): the UI needs none of it, and the machine is small.
     env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
     with log_path.open("w") as log:
@@ -222,7 +181,7 @@ def mlflow_ui(sweep_store: SweepStore) -> Iterator[str]:
         wait_for_health(proc, base, log_path, SERVER_START_TIMEOUT, "mlflow ui")
         yield base
     finally:
-        _stop(proc)
+        stop_group(proc)
 
 
 @pytest.fixture(scope="module")
