@@ -238,7 +238,13 @@ def _loop(plan: SweepPlan, study: Any, runs: Any, show_progress: bool) -> None:
         )
     from optuna.trial import TrialState
 
-    from nnexp.sweep.orphans import TrialHeartbeat, fail_stale_trials, heartbeat_interval
+    from nnexp.sweep.orphans import (
+        WORKER_ATTR,
+        TrialHeartbeat,
+        fail_stale_trials,
+        heartbeat_interval,
+        worker_identity,
+    )
 
     interval = heartbeat_interval(study)
     crashes, logged = 0, None
@@ -250,6 +256,9 @@ def _loop(plan: SweepPlan, study: Any, runs: Any, show_progress: bool) -> None:
                 trials = study.get_trials(deepcopy=False)
                 if plan.max_trials is None or len(counted_trials(trials)) < plan.max_trials:
                     trial = study.ask()
+                    # claimed inside the lock: a RUNNING trial without a worker, seen under the
+                    # lock, was asked by a process that died here (reap_orphans fails it)
+                    trial.set_user_attr(WORKER_ATTR, worker_identity())
                     beat = TrialHeartbeat(study, trial).start()
                 running = any(t.state == TrialState.RUNNING for t in trials)
             _end_stale(stale, runs)

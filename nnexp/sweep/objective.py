@@ -121,7 +121,6 @@ def run_trial(plan: Any, study: Any, trial: Any, runs: Any) -> TrialOutcome:
     from nnexp.run import run_experiment
 
     started = time.perf_counter()
-    trial.set_user_attr(WORKER_ATTR, worker_identity())
     params = {dim.name: suggest(trial, dim) for dim in plan.dims}
     seed_number = seed_trial_number(trial)
     overrides, seed = trial_overrides(plan, params, seed_number)

@@ -98,7 +98,10 @@ def reap_orphans(study: Any, end_mlflow_run: Any = None) -> list[tuple[int, str,
     reaped = []
     storage = study._storage  # set user attributes on a trial this process did not create
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        reason = is_orphan(trial.user_attrs.get(WORKER_ATTR))
+        worker = trial.user_attrs.get(WORKER_ATTR)
+        # nnexp claims a trial in the same locked step that asks for it, so one still unclaimed
+        # here (under the lock) was asked by a process that died before claiming it
+        reason = "its worker died before claiming it" if worker is None else is_orphan(worker)
         if reason is None:
             continue
         # once: not the retry of an orphan (a trial that keeps killing its worker); the retry of

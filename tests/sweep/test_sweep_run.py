@@ -223,6 +223,19 @@ def test_orphaned_trial_is_failed_requeued_and_its_run_killed(bench) -> None:
     assert client.get_run(orphan_run.info.run_id).info.status == "KILLED"
 
 
+def test_a_trial_asked_but_never_claimed_is_failed_and_requeued(bench) -> None:
+    """SIGKILL between ``study.ask()`` and the claim (both inside the sweep lock) leaves a
+    RUNNING trial with no worker: the next launch fails it and runs it again."""
+    bench.run("lr", "sweep.n_trials=1", NO_MODEL)
+    bench.study("lr").ask({"lr": optuna.distributions.FloatDistribution(1e-4, 3.0, log=True)})
+    bench.run("lr", "sweep.n_trials=2", NO_MODEL)
+    trials = bench.study("lr").get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE]
+    assert trials[1].user_attrs["fail_reason"] == "orphaned: its worker died before claiming it"
+    assert trials[2].user_attrs["nnexp.retry_of"] == 1
+    assert trials[2].params["lr"] == trials[1].params["lr"]
+
+
 def test_two_parameter_sweep_plots_importances_and_list_choices(bench) -> None:
     bench.run("arch", "sweep.n_trials=6", "sweep.pruner.name=none", NO_MODEL)
     parent, children = bench.parents_and_children()
