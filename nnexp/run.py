@@ -128,12 +128,16 @@ def run_experiment(
             recorder.flush()
             _write_artifacts(result, folder)
             if want_model:
-                from nnexp.tracking.pyfunc import log_pyfunc_model
+                from nnexp.tracking.pyfunc import log_pyfunc_model, model_tags
 
                 result.model_uri = log_pyfunc_model(
-                    model, splits.scaler_mean, splits.scaler_std, example=splits.train.X[:5]
+                    model,
+                    splits.scaler_mean,
+                    splits.scaler_std,
+                    example=splits.train.X[:5],
+                    feature_names=dataset.feature_names,
                 )
-                recorder.queue_tags({"model_uri": result.model_uri})
+                recorder.queue_tags(model_tags(result.model_uri, recorder.run_id))
             if drawing is not None:
                 drawing()
             recorder.log_artifacts(folder)

@@ -1,23 +1,37 @@
-"""The trained network as an MLflow pyfunc model.
+"""The trained network as a self-contained MLflow pyfunc model.
 
 ``mlflow.pyfunc.load_model(uri).predict(X)`` takes *raw* features (as in the data set, before
-standardisation) and returns what ``model.predict`` returns for the standardised features:
-class labels for classification heads, values for regression. The weights travel as the
-engine's own ``.npz`` (loaded with ``allow_pickle=False``), the scaler as a second ``.npz``.
+standardisation): a float32 or float64 array (columns in training order) or a pandas DataFrame
+whose columns carry the training features' names (any order). It returns what
+``model.predict`` returns for the standardised features: class labels for classification
+heads, values for regression.
+
+The model needs MLflow and NumPy only (its ``requirements.txt``), not nnexp: its code is
+``pyfunc_code.py`` (models from code, no pickle) and its forward pass ``nnexp/nn/portable.py``
+(+ ``special.py``), shipped as the code path ``code/nnexp_portable/``. The weights travel as the
+engine's own ``model.npz``, the scaler and feature names as ``scaler.npz`` (both loaded with
+``allow_pickle=False``).
+
+The input signature lists one ``double`` column per feature, without names: MLflow turns an
+array into a DataFrame with columns 0..d-1 and would refuse it against named columns. The names
+are in the MLmodel metadata (``nnexp.feature_names``) and ``scaler.npz``, and the model's own
+``predict`` selects a DataFrame's columns by them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import shutil
 import tempfile
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-try:  # the class must be importable wherever MLflow unpickles the model
+try:  # models logged before the model became self-contained import NnexpPyfuncModel from here
     from mlflow.pyfunc import PythonModel
 except ImportError:  # pragma: no cover - mlflow is a hard dependency
     PythonModel = object  # type: ignore[assignment,misc]
@@ -25,6 +39,97 @@ except ImportError:  # pragma: no cover - mlflow is a hard dependency
 
 WEIGHTS = "weights"
 SCALER = "scaler"
+#: The package the forward pass travels in, inside the model's ``code/`` folder.
+PORTABLE_PACKAGE = "nnexp_portable"
+#: Files of ``nnexp/nn/`` copied into it: each imports only NumPy, the standard library and
+#: the others (tests/tracking/test_portable_model.py checks).
+PORTABLE_FILES = ("portable.py", "special.py")
+NN_DIR = Path(__file__).resolve().parents[1] / "nn"
+
+
+def model_requirements() -> list[str]:
+    """What the model needs to load: its ``requirements.txt``."""
+    import mlflow
+
+    return [f"numpy=={np.__version__}", f"mlflow=={mlflow.__version__}"]
+
+
+def model_tags(model_uri: str, run_id: str, name: str = "model") -> dict[str, str]:
+    """The run's tags for its model: the logged-model URI (``models:/m-...``, needs the
+    tracking URI) and the run-relative one (``runs:/RUN_ID/model``)."""
+    return {"model_uri": model_uri, "model_run_uri": f"runs:/{run_id}/{name}"}
+
+
+def write_portable_package(folder: Path) -> Path:
+    """Copy the forward pass into ``folder/nnexp_portable/``; return that package folder."""
+    package = folder / PORTABLE_PACKAGE
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(
+        '"""nnexp\'s forward pass in NumPy alone, shipped with a logged model."""\n'
+    )
+    for name in PORTABLE_FILES:
+        shutil.copyfile(NN_DIR / name, package / name)
+    return package
+
+
+def write_scaler(
+    path: Path,
+    scaler_mean: np.ndarray | None,
+    scaler_std: np.ndarray | None,
+    feature_names: Sequence[str],
+) -> None:
+    mean = np.asarray(scaler_mean if scaler_mean is not None else [], dtype=np.float64)
+    std = np.asarray(scaler_std if scaler_std is not None else [], dtype=np.float64)
+    np.savez(path, mean=mean, std=std, feature_names=np.array(list(feature_names), dtype=str))
+
+
+def model_signature(example: np.ndarray, predictions: np.ndarray) -> Any:
+    """One unnamed ``double`` input column per feature; outputs inferred from ``predictions``."""
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types import ColSpec, Schema
+
+    inputs = Schema([ColSpec("double") for _ in range(example.shape[1])])
+    return ModelSignature(inputs=inputs, outputs=infer_signature(example, predictions).outputs)
+
+
+def log_pyfunc_model(
+    model: Any,
+    scaler_mean: np.ndarray | None,
+    scaler_std: np.ndarray | None,
+    example: np.ndarray,
+    name: str = "model",
+    feature_names: Sequence[str] | None = None,
+) -> str:
+    """Log ``model`` to the active run; return the logged-model URI (``models:/m-...``)."""
+    import mlflow
+
+    from nnexp.nn import save_model
+    from nnexp.nn.portable import load_network
+
+    if feature_names is None:
+        feature_names = [f"x{i}" for i in range(example.shape[1])]
+    with tempfile.TemporaryDirectory(prefix="nnexp-pyfunc-") as tmp:
+        weights = Path(tmp) / "model.npz"
+        scaler = Path(tmp) / "scaler.npz"
+        save_model(model, weights)
+        write_scaler(scaler, scaler_mean, scaler_std, feature_names)
+        package = write_portable_package(Path(tmp) / "code")
+        # The signature's outputs come from the portable forward pass reading the written
+        # files: a network it cannot rebuild fails here, while logging, not when loaded.
+        predictions = load_network(weights, scaler).predict(example)
+        with warnings.catch_warnings():
+            # MLflow nags about type hints and input examples; the signature is given explicitly.
+            warnings.simplefilter("ignore", UserWarning)
+            info = mlflow.pyfunc.log_model(
+                name=name,
+                python_model=str(Path(__file__).with_name("pyfunc_code.py")),
+                artifacts={WEIGHTS: str(weights), SCALER: str(scaler)},
+                code_paths=[str(package)],
+                signature=model_signature(example, predictions),
+                metadata={"nnexp.feature_names": list(feature_names)},
+                pip_requirements=model_requirements(),
+            )
+    return info.model_uri
 
 
 # Defining a PythonModel subclass makes MLflow warn that ``predict`` has no type hints (on
@@ -33,7 +138,8 @@ SCALER = "scaler"
 with contextlib.redirect_stderr(io.StringIO()):
 
     class NnexpPyfuncModel(PythonModel):
-        """Standardise raw features with the training split's statistics, then predict."""
+        """The model class of runs logged before models became self-contained (their code file
+        imports it from here, so they still load where nnexp is installed)."""
 
         def load_context(self, context: Any) -> None:
             from nnexp.nn import load_model
@@ -50,39 +156,3 @@ with contextlib.redirect_stderr(io.StringIO()):
             if self.mean.size:
                 features = (features - self.mean) / self.std
             return self.model.predict(features)
-
-
-def log_pyfunc_model(
-    model: Any,
-    scaler_mean: np.ndarray | None,
-    scaler_std: np.ndarray | None,
-    example: np.ndarray,
-    name: str = "model",
-) -> str:
-    """Log ``model`` to the active run; return the model URI (``models:/...``)."""
-    import mlflow
-    from mlflow.models import infer_signature
-
-    from nnexp.nn import save_model
-
-    with tempfile.TemporaryDirectory(prefix="nnexp-pyfunc-") as tmp:
-        weights = Path(tmp) / "model.npz"
-        scaler = Path(tmp) / "scaler.npz"
-        save_model(model, weights)
-        mean = np.asarray(scaler_mean if scaler_mean is not None else [], dtype=np.float64)
-        std = np.asarray(scaler_std if scaler_std is not None else [], dtype=np.float64)
-        np.savez(scaler, mean=mean, std=std)
-        wrapper = NnexpPyfuncModel()
-        wrapper.model, wrapper.mean, wrapper.std = model, mean, std
-        signature = infer_signature(example, wrapper.predict(None, example))
-        with warnings.catch_warnings():
-            # MLflow nags about type hints and input examples; the signature is given explicitly.
-            warnings.simplefilter("ignore", UserWarning)
-            info = mlflow.pyfunc.log_model(
-                name=name,
-                python_model=str(Path(__file__).with_name("pyfunc_code.py")),
-                artifacts={WEIGHTS: str(weights), SCALER: str(scaler)},
-                signature=signature,
-                pip_requirements=[f"numpy=={np.__version__}", f"mlflow=={mlflow.__version__}"],
-            )
-    return info.model_uri

@@ -202,10 +202,10 @@ class SweepRuns:
 
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         from nnexp.nn import load_model
-        from nnexp.tracking.pyfunc import log_pyfunc_model
+        from nnexp.tracking.pyfunc import log_pyfunc_model, model_tags
 
         cfg = composer.compose(overrides)
-        _, splits = build_splits(cfg.data, int(cfg.seed))
+        dataset, splits = build_splits(cfg.data, int(cfg.seed))
         with tempfile.TemporaryDirectory(prefix="nnexp-best-") as tmp:
             local = self.client.download_artifacts(run_id, "model.npz", tmp)
             model = load_model(local)
@@ -214,9 +214,13 @@ class SweepRuns:
             mlflow.end_run()
         with mlflow.start_run(run_id=run_id):
             uri = log_pyfunc_model(
-                model, splits.scaler_mean, splits.scaler_std, example=splits.train.X[:5]
+                model,
+                splits.scaler_mean,
+                splits.scaler_std,
+                example=splits.train.X[:5],
+                feature_names=dataset.feature_names,
             )
-            mlflow.set_tags({"model_uri": uri, "best_trial": "true"})
+            mlflow.set_tags(model_tags(uri, run_id) | {"best_trial": "true"})
         return uri
 
 

@@ -1,0 +1,259 @@
+"""A saved network's prediction in NumPy alone: what a logged MLflow model runs.
+
+This file travels with every logged model (copied, with ``special.py``, into the model's
+``code/nnexp_portable/`` folder), so the model loads and predicts wherever MLflow and NumPy are
+installed, without nnexp. It therefore imports nothing but NumPy, the standard library and its
+travelling companion ``.special`` (a test checks this), and it must agree with
+:class:`nnexp.nn.MLP` (tests compare them on every activation, head and dtype).
+
+It reads the engine's ``model.npz`` (see :mod:`nnexp.nn.serialization`; ``allow_pickle=False``,
+so a file cannot run code) and the scaler ``.npz`` the tracking layer writes beside it (``mean``
+and ``std`` of the training split, ``feature_names``).
+
+The network is a list of layers, each a kind from :data:`LAYER_KINDS` (a function
+``(h (n, d_in), params, options) -> (n, d_out)`` and how many parameter arrays it takes, in the
+order of ``model.npz``'s ``param_i``) built from the file's architecture by :func:`layer_plan`.
+Adding a layer kind to the engine (a norm layer, say) means one function here, its entry in
+``LAYER_KINDS`` and its place in ``layer_plan``; a file whose architecture holds a key this
+module does not know is refused rather than predicted wrongly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+
+FORMAT = "nnexp.mlp"
+VERSION = 1
+META_KEY = "__nnexp_meta__"
+
+#: Architecture keys of ``model.npz`` understood here; ``init``, ``loss`` and ``dropout`` only
+#: matter in training (dropout is the identity at prediction).
+KNOWN_CONFIG = frozenset(
+    {"sizes", "activation", "activation_kwargs", "output", "loss", "init", "init_kwargs"}
+    | {"dropout", "dtype"}
+)
+
+# -- activations (the engine's formulas, so predictions agree to the last bit) -----------------
+
+_EXP_LIMIT = {np.dtype(np.float64): 708.0, np.dtype(np.float32): 88.0}
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    out = np.negative(z)
+    np.minimum(out, _EXP_LIMIT.get(out.dtype, 708.0), out=out)
+    np.exp(out, out=out)
+    out += 1.0
+    return np.reciprocal(out, out=out)
+
+
+def _leaky_relu(z: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
+    return np.where(z > 0.0, z, z * negative_slope)
+
+
+def _elu(z: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    negative = np.expm1(np.minimum(z, 0.0))
+    negative *= alpha
+    return np.where(z > 0.0, z, negative)
+
+
+def _gelu(z: np.ndarray) -> np.ndarray:
+    from .special import erfc  # NumPy has no erf; the engine's, travelling with this file
+
+    cdf = erfc(z * -_INV_SQRT2)
+    cdf *= 0.5
+    return z * cdf
+
+
+#: name -> ``f(z, **activation_kwargs)``, element-wise on (n, d).
+ACTIVATIONS: dict[str, Callable[..., np.ndarray]] = {
+    "identity": lambda z: z,
+    "sigmoid": _sigmoid,
+    "tanh": np.tanh,
+    "relu": lambda z: np.maximum(z, 0.0),
+    "leaky_relu": _leaky_relu,
+    "elu": _elu,
+    "gelu": _gelu,
+    "softplus": lambda z: np.logaddexp(0.0, z),
+}
+
+# -- layer kinds ----------------------------------------------------------------------------
+
+
+def dense(h: np.ndarray, params: list[np.ndarray], options: dict) -> np.ndarray:
+    """``h @ W + b``: (n, d_in) -> (n, d_out), W (d_in, d_out), b (d_out,)."""
+    W, b = params
+    y = h @ W
+    y += b
+    return y
+
+
+def activation(h: np.ndarray, params: list[np.ndarray], options: dict) -> np.ndarray:
+    """An element-wise activation, ``options = {"name": ..., "kwargs": {...}}``."""
+    return ACTIVATIONS[options["name"]](h, **options["kwargs"])
+
+
+class LayerKind(NamedTuple):
+    forward: Callable[[np.ndarray, list[np.ndarray], dict], np.ndarray]
+    n_params: int
+
+
+LAYER_KINDS: dict[str, LayerKind] = {
+    "dense": LayerKind(dense, 2),
+    "activation": LayerKind(activation, 0),
+}
+
+
+def layer_plan(config: dict) -> list[tuple[str, dict]]:
+    """The layers of the engine's MLP, as ``(kind, options)``, in forward order:
+    Dense -> activation [-> Dropout, the identity here] ... -> Dense (the head acts on its
+    output, see :meth:`PortableNetwork.predict`)."""
+    unknown = sorted(set(config) - KNOWN_CONFIG)
+    if unknown:
+        raise ValueError(
+            f"model.npz uses architecture keys {unknown} that this portable forward pass does "
+            f"not know (known: {sorted(KNOWN_CONFIG)}); log the model with a newer nnexp"
+        )
+    name = config["activation"]
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; known: {sorted(ACTIVATIONS)}")
+    hidden = {"name": name, "kwargs": dict(config.get("activation_kwargs") or {})}
+    n_dense = len(config["sizes"]) - 1
+    plan: list[tuple[str, dict]] = []
+    for i in range(n_dense):
+        plan.append(("dense", {}))
+        if i < n_dense - 1:
+            plan.append(("activation", hidden))
+    return plan
+
+
+# -- the network ----------------------------------------------------------------------------
+
+
+class PortableNetwork:
+    """A saved network with its input scaling: ``predict(raw features) -> labels or values``.
+
+    ``layers``: ``[(kind, params, options)]``; ``output``: the head (``softmax``, ``sigmoid``
+    or ``identity``); ``mean``/``std`` (d,) standardise raw inputs (empty: none);
+    ``feature_names`` (d,) name the input columns.
+    """
+
+    def __init__(
+        self,
+        layers: list[tuple[str, list[np.ndarray], dict]],
+        output: str,
+        dtype: np.dtype,
+        mean: np.ndarray,
+        std: np.ndarray,
+        feature_names: list[str],
+    ) -> None:
+        self.layers, self.output, self.dtype = layers, output, dtype
+        self.mean, self.std, self.feature_names = mean, std, feature_names
+
+    @property
+    def n_features(self) -> int:
+        return len(self.feature_names)
+
+    def features(self, model_input: Any) -> np.ndarray:
+        """Raw input -> standardised float64 features (n, d).
+
+        Accepts a 2-D array of any real dtype (columns in training order) or a pandas
+        DataFrame: with the training features' names as columns (any order; extra columns are
+        ignored), or with integer column labels 0..d-1 (what MLflow makes of an array).
+        """
+        if hasattr(model_input, "columns") and hasattr(model_input, "to_numpy"):
+            columns = list(model_input.columns)
+            if not all(isinstance(c, str) for c in columns):
+                if columns != list(range(len(columns))):
+                    raise ValueError(
+                        f"input columns {columns[:10]} are neither the feature names "
+                        f"{self.feature_names} nor positions 0..{self.n_features - 1}"
+                    )
+            else:
+                missing = [name for name in self.feature_names if name not in columns]
+                if missing:
+                    raise ValueError(
+                        f"input lacks the feature columns {missing}; expected {self.feature_names}"
+                    )
+                model_input = model_input[self.feature_names]
+            model_input = model_input.to_numpy()
+        X = np.asarray(model_input)
+        if X.dtype.kind not in "fiub":
+            raise ValueError(f"input must be numeric, got dtype {X.dtype}")
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise ValueError(
+                f"input must have shape (n, {self.n_features}) (features {self.feature_names}), "
+                f"got {X.shape}"
+            )
+        X = X.astype(np.float64)
+        if self.mean.size:
+            X = (X - self.mean) / self.std
+        return X
+
+    def logits(self, X: np.ndarray) -> np.ndarray:
+        """Standardised features (n, d) -> the last layer's output (n, k), before the head."""
+        h = np.asarray(X, dtype=self.dtype)
+        for kind, params, options in self.layers:
+            h = LAYER_KINDS[kind].forward(h, params, options)
+        return h
+
+    def predict(self, model_input: Any) -> np.ndarray:
+        """Class labels for softmax (argmax, (n,)) and sigmoid heads (0/1, (n,) for one unit
+        else (n, k)); values for identity ((n,) for one unit else (n, k))."""
+        z = self.logits(self.features(model_input))
+        if self.output == "softmax":
+            return z.argmax(axis=1)
+        if self.output == "sigmoid":
+            labels = (z >= 0.0).astype(np.int64)  # sigmoid(z) >= 0.5  <=>  z >= 0
+            return labels[:, 0] if labels.shape[1] == 1 else labels
+        return z[:, 0].copy() if z.shape[1] == 1 else z
+
+
+def _fail(path: Any, problem: str) -> ValueError:
+    return ValueError(f"cannot load model from {str(path)!r}: {problem}")
+
+
+def read_network(path: Any) -> tuple[dict, list[tuple[str, list[np.ndarray], dict]]]:
+    """``model.npz`` -> (architecture config, layers ``[(kind, params, options)]``)."""
+    with np.load(path, allow_pickle=False) as data:
+        if META_KEY not in data.files:
+            raise _fail(path, f"not an nnexp model file (no {META_KEY!r} entry)")
+        meta = json.loads(str(data[META_KEY]))
+        arrays = {k: data[k] for k in data.files if k != META_KEY}
+    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        raise _fail(
+            path,
+            f"format {meta.get('format')!r} version {meta.get('version')!r} "
+            f"(expected {FORMAT!r} version {VERSION})",
+        )
+    config = meta["config"]
+    params = [arrays[f"param_{i}"] for i in range(len(arrays))]
+    layers, used = [], 0
+    for kind, options in layer_plan(config):
+        n = LAYER_KINDS[kind].n_params
+        layers.append((kind, params[used : used + n], options))
+        used += n
+    if used != len(params):
+        raise _fail(
+            path, f"the architecture takes {used} parameter arrays, the file has {len(params)}"
+        )
+    return config, layers
+
+
+def load_network(weights: Any, scaler: Any = None) -> PortableNetwork:
+    """Load ``model.npz`` and its scaler ``.npz`` (``mean``, ``std``, ``feature_names``)."""
+    config, layers = read_network(weights)
+    n_features = int(config["sizes"][0])
+    mean = std = np.zeros(0)
+    names = [f"x{i}" for i in range(n_features)]
+    if scaler is not None:
+        with np.load(scaler, allow_pickle=False) as data:
+            mean, std = data["mean"], data["std"]
+            if "feature_names" in data.files:
+                names = [str(name) for name in data["feature_names"]]
+    return PortableNetwork(layers, config["output"], np.dtype(config["dtype"]), mean, std, names)
