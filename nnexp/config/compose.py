@@ -23,6 +23,7 @@ def compose_config(overrides: Sequence[str] = (), *, validate: bool = True) -> A
     from hydra.core.global_hydra import GlobalHydra
 
     register_configs()
+    overrides = [*overrides, *_job_search_path()]
     global_hydra = GlobalHydra.instance()
     outer = global_hydra.hydra if global_hydra.is_initialized() else None
     global_hydra.clear()  # inside @hydra.main (a sweep) Hydra is already initialised
@@ -39,6 +40,26 @@ def compose_config(overrides: Sequence[str] = (), *, validate: bool = True) -> A
 
         validate_config(cfg)
     return cfg
+
+
+def _job_search_path() -> list[str]:
+    """The config folders that the running Hydra job added to nnexp's own (``--config-dir``,
+    ``hydra.searchpath=[...]``), as a ``hydra.searchpath`` override, so that configs composed
+    inside the job (a sweep's trials) see the user's options too; ``[]`` outside a job."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return []
+    sources = HydraConfig.get().runtime.config_sources
+    extra = [
+        f"{source.schema}://{source.path}"
+        for source in sources
+        if source.provider not in ("hydra", "main", "schema") and source.schema in ("file", "pkg")
+    ]
+    if not extra:
+        return []
+    quoted = ("'" + path.replace("\\", "\\\\").replace("'", "\\'") + "'" for path in extra)
+    return [f"hydra.searchpath=[{','.join(quoted)}]"]
 
 
 def describe_config_error(exc: BaseException) -> str:

@@ -3,15 +3,28 @@
 ``conf/`` is the primary config directory. ``experiments/`` holds named research experiments
 (``# @package _global_`` files) used as ``+experiment=NAME``; they are registered in Hydra's
 ConfigStore under the ``experiment`` group, so the folder can stay flat and versioned on its own.
+
+Where they are: an installed wheel carries them inside the package (``nnexp/_conf``,
+``nnexp/_experiments``, mapped by setup.py); a checkout (editable install, ``PYTHONPATH``) has
+them at the top of the repository, beside ``nnexp/``. The package's own copy wins when present.
+A user's own config folders join through Hydra's search path (see the README).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CONF_DIR = REPO_ROOT / "conf"
-EXPERIMENTS_DIR = REPO_ROOT / "experiments"
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+REPO_ROOT = PACKAGE_DIR.parent
+
+
+def _config_dir(installed: str, checkout: str) -> Path:
+    packaged = PACKAGE_DIR / installed
+    return packaged if packaged.is_dir() else REPO_ROOT / checkout
+
+
+CONF_DIR = _config_dir("_conf", "conf")
+EXPERIMENTS_DIR = _config_dir("_experiments", "experiments")
 
 _registered = False
 
