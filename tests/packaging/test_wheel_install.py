@@ -184,3 +184,40 @@ def test_a_sweep_from_an_empty_folder_with_the_users_model(venv, tmp_path):
     assert {r.data.tags["trial_state"] for r in children} <= {"COMPLETE", "PRUNED"}
     assert {r.data.params["model.hidden_sizes"] for r in children} == {"[7, 5]"}
     assert {r.data.params["model.name"] for r in children} == {"my_net"}
+
+
+def test_an_editable_install_reads_the_checkouts_folders(tmp_path):
+    """``pip install -e .`` (the README's and CI's install) keeps using the checkout's
+    ``conf/`` and ``experiments/``: an edit there takes effect without reinstalling."""
+    source = _copy_checkout(tmp_path / "nnexp")
+    python = create_venv(tmp_path / "venv", system_site_packages=True)
+    # the venv's bundled setuptools (65) is older than the build needs: build with the system's
+    subprocess.run(
+        [str(python), "-m", "pip", "uninstall", "--yes", "--quiet", "setuptools"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    pip_install(python, "--no-index", "--no-deps", "--no-build-isolation", "-e", str(source))
+    (source / "conf" / "model" / "edited.yaml").write_text(
+        "name: edited\nhidden_sizes: [3]\nactivation: tanh\ninit: xavier_uniform\n"
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    result = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import nnexp.config.store as s; print(s.CONF_DIR); print(s.EXPERIMENTS_DIR)",
+        ],
+        cwd=work,
+        env=_outside_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(source / "conf"), str(source / "experiments")]
+    edited = _nnexp(tmp_path / "venv", work, "model=edited", "--cfg", "job")
+    assert edited.returncode == 0, edited.stderr
+    assert "name: edited" in edited.stdout
