@@ -63,6 +63,7 @@ def test_eight_trial_lr_sweep_gives_eight_children_under_one_parent(bench, capsy
     # the full model only for the best trial
     with_model = [c for c in children if c.data.tags.get("model_uri")]
     assert [c.info.run_id for c in with_model] == [summary["best_run_id"]]
+    assert with_model[0].data.tags["model_run_uri"] == f"runs:/{summary['best_run_id']}/model"
 
     client = bench.client()
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
