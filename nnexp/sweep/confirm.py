@@ -39,7 +39,6 @@ from nnexp.sweep.storage import sweep_lock
 PLAN_ATTR = "nnexp.confirm"
 JOB_ATTR = "nnexp.confirm.job"
 RESULT_ATTR = "nnexp.confirm.metrics"
-RUN_ATTR = "nnexp.mlflow_run_id"
 WAIT_POLL = 2.0
 BASE_LABEL = "base"
 
@@ -320,26 +319,23 @@ def _run_job(plan: Any, confirm: Any, trial: Any, decided: dict[str, Any], runs:
         return
     finals = result.final_metrics
     kept = {k: float(v) for k, v in finals.items() if k == metric or k.startswith("test_")}
-    trial.set_user_attr(RESULT_ATTR, kept)
-    if result.run_id:
-        trial.set_user_attr(RUN_ATTR, result.run_id)
+    # one journal write: the metrics and the MLflow run id (for optuna-dashboard users)
+    trial.set_user_attr(RESULT_ATTR, {**kept, "run_id": result.run_id})
     value = finals.get(metric)
+    state = "COMPLETE"
     if result.history.diverged or value is None or not math.isfinite(value):
+        state = "FAIL"
         trial.set_user_attr("fail_reason", result.history.stop_reason)
         confirm.tell(trial, state=TrialState.FAIL)
     else:
         confirm.tell(trial, float(value))
     if runs is not None and result.run_id:
-        runs.tag_run(result.run_id, {"trial_state": trial_state_name(confirm, trial)})
+        runs.tag_run(result.run_id, {"trial_state": state})
     print(
         f"nnexp: confirm {config['label']} seed {seed}: {metric} = {_fmt(value)}",
         file=sys.stderr,
         flush=True,
     )
-
-
-def trial_state_name(study: Any, trial: Any) -> str:
-    return study._storage.get_trial(trial._trial_id).state.name
 
 
 def _requeue(confirm: Any, trial: Any, reason: str) -> None:

@@ -35,7 +35,8 @@ def confirm_report(confirm: Any) -> dict[str, Any] | None:
         results = trial.user_attrs.get(RESULT_ATTR)
         if job is None or results is None:
             continue
-        by_config.setdefault(int(job["config"]), {})[int(job["seed"])] = results
+        metrics = {k: v for k, v in results.items() if k != "run_id"}
+        by_config.setdefault(int(job["config"]), {})[int(job["seed"])] = metrics
     metric_names = sorted(
         {k for runs in by_config.values() for r in runs.values() for k in r},
         key=lambda k: (k != metric, k),
