@@ -57,7 +57,7 @@ _job_errors: list[BaseException] = []
 
 
 #: ``python -m nnexp NAME ...`` runs ``nnexp.commands.NAME.main(args) -> exit code``.
-SUBCOMMANDS = ("reproduce", "runs", "compare")
+SUBCOMMANDS = ("reproduce", "runs", "compare", "confirm")
 
 
 def _subcommand(name: str, args: list[str]) -> int:

@@ -44,6 +44,11 @@ class MultirunParent(Callback):
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         if self.recorder is not None:
+            from nnexp.tracking.seed_summary import format_seed_summary, summarize_seed_jobs
+
+            stats = summarize_seed_jobs(self.recorder.store, self.recorder.run_id)
+            if stats:
+                print(format_seed_summary(stats), flush=True)
             self.recorder.end(None)
             os.environ.pop(PARENT_RUN_ENV, None)
             self.recorder = None

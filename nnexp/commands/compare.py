@@ -29,13 +29,16 @@ SUMMARY_METRICS = ("final_train_loss", "final_val_loss", "best_val_loss")
 CELL_WIDTH = 16
 LABEL_WIDTH = 40
 MAX_IDS_IN_NAME = 4
+GROUP_KINDS = ("sweep", "multirun")
 
 
 def build_parser() -> Any:
     parser = make_parser(
         "compare",
         "Overlaid learning curves of runs (train dashed, validation solid) as a PNG,\n"
-        "and the params that differ between them.",
+        "and the params that differ between them. A sweep or multirun parent id stands for\n"
+        "its group of runs: their mean curve with a 95% interval band (a multirun's jobs, a\n"
+        "sweep's confirmed winner over its seeds, else its completed trials).",
     )
     parser.add_argument("run_ids", nargs="+", metavar="RUN_ID", help="run ids (or unique prefixes)")
     parser.add_argument(
@@ -55,7 +58,13 @@ def main(args: list[str]) -> int:
         if run.run_id in {r.run_id for r in runs}:
             raise NnexpError(f"compare: run {run.run_id} is given twice")
         runs.append(run)
-    curves = [read_curves(reader, run) for run in runs]
+    curves = []
+    for index, run in enumerate(runs):
+        if run.kind in GROUP_KINDS:
+            runs[index], group = read_group(reader, run)
+            curves.append(group)
+        else:
+            curves.append(read_curves(reader, run))
     path = Path(opts.output) if opts.output else default_output(runs)
     title = f"Learning curves of {len(runs)} run{'s' if len(runs) > 1 else ''}"
     plot_runs(curves, path, title)
@@ -80,6 +89,43 @@ def read_curves(reader: Any, run: Any) -> Curves:
             "compare training runs, not sweep or multirun parents"
         )
     return curves
+
+
+def read_group(reader: Any, parent: Any) -> tuple[Any, Curves]:
+    """A parent as one column (params common to its group, mean metrics) and its mean curves."""
+    from types import SimpleNamespace
+
+    from nnexp.commands.groups import group_members, mean_band
+    from nnexp.stats import summarize
+
+    members, what = group_members(reader, parent)
+    if not members:
+        raise NnexpError(f"compare: {parent.kind} {parent.run_id} has no finished runs to group")
+    member_curves = [read_curves(reader, run) for run in members]
+    label = truncate(f"{parent.name} ({short_id(parent.run_id)})", LABEL_WIDTH - 12)
+    curves = Curves(f"{label} mean of {len(members)}")
+    for key in {k for c in member_curves for k in c.series}:
+        curves.series[key], curves.bands[key] = mean_band(
+            [c.series.get(key, []) for c in member_curves]
+        )
+    common = {
+        k: v
+        for k, v in members[0].params.items()
+        if all(run.params.get(k) == v for run in members[1:])
+    }
+    metrics = {
+        key: summarize([r.metrics[key] for r in members if key in r.metrics]).mean
+        for key in SUMMARY_METRICS
+    }
+    column = SimpleNamespace(
+        run_id=parent.run_id,
+        name=parent.name,
+        kind=parent.kind,
+        params=common,
+        metrics=metrics,
+        tags={"diagnosis": f"mean of {len(members)} {what}"},
+    )
+    return column, curves
 
 
 def default_output(runs: list[Any]) -> Path:

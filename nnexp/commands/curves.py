@@ -23,6 +23,8 @@ class Curves:
 
     label: str
     series: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    #: a group's 95% interval around its mean curve: ``{"val_loss": [(epoch, low, high)]}``
+    bands: dict[str, list[tuple[int, float, float]]] = field(default_factory=dict)
 
 
 def plot_runs(curves: list[Curves], path: str | Path, title: str) -> Path:
@@ -65,6 +67,10 @@ def plot_runs(curves: list[Curves], path: str | Path, title: str) -> Path:
                         linewidth=1.5,
                         marker="o" if len(points) == 1 else None,  # one epoch: no line to draw
                     )
+                band = run.bands.get(f"{part}_{key}") or []
+                if band:
+                    epochs, low, high = zip(*band, strict=True)
+                    ax.fill_between(epochs, low, high, color=colour, alpha=0.18, linewidth=0)
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
         ax.set_title(name if name == "R²" else name.capitalize(), fontsize=10)

@@ -62,6 +62,11 @@ def build_parser() -> Any:
     )
     parser.add_argument("--desc", action="store_true", help="sort highest first")
     parser.add_argument("--limit", type=int, metavar="N", help="show only the first N runs")
+    parser.add_argument(
+        "--group-by",
+        metavar="PARAM",
+        help="one row per value of this param: the count and mean ± sd of the metrics",
+    )
     return parser
 
 
@@ -90,6 +95,14 @@ def main(args: list[str]) -> int:
     runs = runs[: opts.limit] if opts.limit else runs
     order = "highest" if descending else "lowest"
     shown = f"{len(runs)} of {total}" if len(runs) < total else f"{total}"
+    if opts.group_by:
+        from nnexp.commands.groups import group_table
+
+        print(f"{title}: {total} runs grouped by {opts.group_by}, lowest mean {metric} first")
+        for line in group_table(runs, opts.group_by, metric):
+            print(line)
+        print(f"store: {reader.display_uri}", flush=True)
+        return 0
     print(f"{title}: {shown} runs, {metric} {order} first")
     for line in format_table(runs, metric):
         print(line)

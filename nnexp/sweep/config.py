@@ -70,6 +70,21 @@ class PrunerConfig:
 
 
 @dataclass
+class ConfirmConfig:
+    """Re-run the search's best configurations over fresh seeds (:mod:`nnexp.sweep.confirm`).
+
+    ``top_k``: how many distinct configurations (0 = no confirm phase); ``seeds``: runs of each
+    (init and shuffling; the data split stays the sweep's), at least 2 for an interval;
+    ``baseline``: also run the base config (``base_overrides``, nothing swept) on the same seeds,
+    for the paired comparison against it.
+    """
+
+    top_k: int = 0
+    seeds: int = 5
+    baseline: bool = True
+
+
+@dataclass
 class SweepConfig:
     """An Optuna study over nnexp runs.
 
@@ -117,6 +132,7 @@ class SweepConfig:
     top_k: int = 5
     heartbeat_interval: int = 60
     grace_period: int | None = None
+    confirm: ConfirmConfig = field(default_factory=ConfirmConfig)
 
     @property
     def objective_metrics(self) -> list[str]:

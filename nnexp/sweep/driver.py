@@ -87,6 +87,9 @@ def plan_sweep(cfg: Any, overrides: list[str]) -> SweepPlan:
     build_sampler(spec.sampler, grid_space=grid)
     check_dry_run(dims, composer, base)
     check_metric_task(spec, base_cfg)
+    from nnexp.sweep.confirm import check_confirm
+
+    check_confirm(spec, dims)
     max_trials = spec.n_trials
     if grid is not None:
         size = 1
@@ -151,6 +154,10 @@ def run_sweep(cfg: Any, overrides: list[str]) -> dict[str, Any]:
             processes = spawn_workers(plan.command_overrides, spec.workers - 1)
         study, runs = _open(plan, worker)
         _loop(plan, study, runs, show_progress=not worker and sys.stderr.isatty())
+        if spec.confirm.top_k:  # re-run the winners over fresh seeds (nnexp.sweep.confirm)
+            from nnexp.sweep.confirm import run_confirm_phase
+
+            run_confirm_phase(plan, study, runs, lambda: _loop(plan, study, runs, False))
         if processes:
             from nnexp.sweep.workers import wait_workers
 
@@ -378,16 +385,40 @@ def _finish(plan: SweepPlan, study: Any, runs: Any) -> dict[str, Any]:
                 drawn = make_plots(study, rows, folder, plan.dims, metric)
             files += [Path(path) for path in drawn]
             runs.log_summary(summary, files)
+            confirmed = _confirm_report(plan, study, runs, folder)
         if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             runs.end_parent("FINISHED")
         summary["parent_run_id"] = runs.parent_id
         where += f"; MLflow parent run {runs.parent_id}"
+    else:
+        confirmed = _confirm_report(plan, study, None, None)
     print(format_table(study, rows, summary, plan.spec.top_k, where), flush=True)
+    if confirmed is not None:
+        from nnexp.sweep.confirm_report import format_report
+
+        summary["confirm"] = confirmed
+        print(format_report(confirmed), flush=True)
     if runs is not None:
         from nnexp.report import ui_command
 
         print(f"  open the UI: {ui_command(runs.store.display_uri)}", flush=True)
     return summary
+
+
+def _confirm_report(plan: SweepPlan, study: Any, runs: Any, folder: Path | None) -> Any:
+    """The confirm phase's report (None without one); logged to the parent with its files."""
+    if not plan.spec.confirm.top_k:
+        return None
+    from nnexp.sweep.confirm import open_confirm_study
+    from nnexp.sweep.confirm_report import confirm_report, draw_report, write_report_csv
+
+    report = confirm_report(open_confirm_study(plan, study))
+    if report is not None and runs is not None and folder is not None:
+        files = [write_report_csv(report, folder / "confirm.csv")]
+        if report["winner"] is not None:
+            files.append(draw_report(report, folder / "confirm.png"))
+        runs.log_confirm(report, files)
+    return report
 
 
 def _best_values(study: Any) -> list[float] | None:

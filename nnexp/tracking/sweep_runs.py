@@ -126,6 +126,59 @@ class SweepRuns:
             self.tag_run(run.info.run_id, {"trial_state": "FAIL", "error": reason})
             self.client.set_terminated(run.info.run_id, status="KILLED")
 
+    def end_confirm_orphan(self, label: str, seed: int, reason: str) -> None:
+        """End the RUNNING confirm run of ``label`` with ``seed`` as KILLED."""
+        runs = self.client.search_runs(
+            [self.store.experiment_id],
+            filter_string=(
+                f"tags.`{STUDY_TAG}` = '{self.study}' and tags.`confirm.seed` = '{seed}' "
+                f"and tags.`confirm.config` = '{label}' and attributes.status = 'RUNNING'"
+            ),
+        )
+        for run in runs:
+            if run.data.tags.get("mlflow.parentRunId") == self.parent_id:
+                self.tag_run(run.info.run_id, {"trial_state": "FAIL", "error": reason})
+                self.client.set_terminated(run.info.run_id, status="KILLED")
+
+    def log_confirm(self, report: dict[str, Any], files: list[Path]) -> None:
+        """The confirm phase's winner and intervals on the parent run, with its CSV and figure.
+
+        Metrics ``confirm_<metric>_{mean,std,ci_low,ci_high}`` (and the same for each test
+        metric) describe the winner; ``confirm_p_vs_<runner-up|base>`` the paired tests.
+        """
+        from mlflow.entities import Metric
+
+        if self.parent_id is None:
+            return
+        now = int(time.time() * 1000)
+        metrics: list[Any] = []
+        winner = next((r for r in report["configs"] if r["label"] == report["winner"]), None)
+        tags: dict[str, Any] = {"confirm.winner": report["winner"] or "none"}
+        if winner is not None:
+            from nnexp.sweep.overrides import command_line
+
+            tags["confirm.winner_trial"] = winner["trial"]
+            tags["confirm.winner_command"] = command_line(winner["overrides"])
+            for name, stats in winner["stats"].items():
+                for key in ("mean", "std", "ci_low", "ci_high"):
+                    if stats.get(key) == stats.get(key):  # not NaN
+                        metrics.append(Metric(f"confirm_{name}_{key}", stats[key], now, 0))
+        for comp in report["comparisons"]:
+            if "p_value" in comp:
+                role = comp["role"].replace("-", "_")
+                metrics.append(Metric(f"confirm_p_vs_{role}", comp["p_value"], now, 0))
+                tags[f"confirm.vs_{role}"] = comp["against"]
+        self.tag_run(self.parent_id, tags)
+        if metrics:
+            self.client.log_batch(self.parent_id, metrics=metrics)
+        self.client.log_text(
+            self.parent_id, redact(json.dumps(report, indent=2, default=str)), "confirm.json"
+        )
+        for path in files:
+            self.client.log_artifact(
+                self.parent_id, str(path), "plots" if path.suffix == ".png" else None
+            )
+
     def children(self) -> dict[int, Any]:
         """``{trial number: child run}`` (the latest run per number), from one search."""
         if self.parent_id is None:

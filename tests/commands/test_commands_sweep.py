@@ -8,6 +8,7 @@ SWEEP = [
     "+sweep=lr",
     "sweep.n_trials=2",
     "sweep.log_model=none",
+    "sweep.confirm.top_k=0",
     "data.n_samples=120",
     "trainer.epochs=6",
     "trainer.progress=false",

@@ -77,6 +77,7 @@ def test_capacity_grid_sweep_runs_every_grid_point(tmp_path, monkeypatch):
         "+sweep=capacity_width",
         "sweep.space.width.choices=[2,64]",
         "trainer.epochs=20",
+        "sweep.confirm.top_k=0",
         *QUIET,
     ]
     summary = run_sweep(compose_config(overrides), overrides)

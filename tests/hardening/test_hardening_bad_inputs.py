@@ -24,7 +24,7 @@ from hardening_support import TINY, all_runs, copy_store, run
 PARALLEL = 3
 SECRET = "s3cretpw"
 TRAIN = [*TINY, "trainer.epochs=3"]
-SWEEP = [*TRAIN, "+sweep=lr", "sweep.n_trials=2", "sweep.log_model=none"]
+SWEEP = [*TRAIN, "+sweep=lr", "sweep.n_trials=2", "sweep.log_model=none", "sweep.confirm.top_k=0"]
 CSV = [*TRAIN, "data=csv", "data.path=d.csv", "data.target=y"]
 GOOD_ROWS = "1,2,0\n2,3,1\n" * 20
 

@@ -54,6 +54,7 @@ SWEEP = [
     "+sweep=lr",
     "sweep.log_model=none",
     "sweep.pruner.name=none",
+    "sweep.confirm.top_k=0",
 ]
 
 

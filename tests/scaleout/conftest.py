@@ -252,6 +252,7 @@ class Cluster:
             f"sweep.study_name={self.study}",
             "sweep.log_model=none",
             "sweep.pruner.name=none",
+            "sweep.confirm.top_k=0",
             *extra,
         ]
 

@@ -20,6 +20,7 @@ class SweepBench(NnexpCommand):
         return [
             f"+sweep={sweep}",
             *TINY,
+            "sweep.confirm.top_k=0",  # the confirm phase has its own tests
             f"tracking.uri={self.store_uri}",
             f"tracking.artifact_location={self.workdir / 'mlruns' / 'artifacts'}",
             *extra,

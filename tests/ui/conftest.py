@@ -28,6 +28,7 @@ SWEEP_ARGS = [
     "data.n_samples=150",
     f"trainer.epochs={EPOCHS}",
     "trainer.progress=false",
+    "sweep.confirm.top_k=0",
 ]
 # Per-epoch metrics whose chart a child run's page must draw, and the epochs a trial logs them
 # at (sweep.log_every=5: the first, every fifth, the last).

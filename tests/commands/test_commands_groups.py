@@ -1,0 +1,104 @@
+"""Seeds for any multirun: mean ± CI on the parent when only ``seed`` varies, ``runs --group-by``,
+and ``compare PARENT_ID`` drawing a group's mean curve with its band."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.stats
+from nnexp_testing import NnexpCommand
+
+FAST = ["data.n_samples=120", "trainer.epochs=8", "trainer.progress=false"]
+
+
+def _multirun(cmd: NnexpCommand, *sweep: str):
+    result = cmd.run("-m", *sweep, *FAST, "tracking.log_model=false", timeout=300)
+    assert result.returncode == 0, result.stderr
+    client = cmd.client()
+    experiment = client.get_experiment_by_name("nnexp")
+    runs = client.search_runs([experiment.experiment_id])
+    parent = next(r for r in runs if r.data.tags.get("nnexp.kind") == "multirun")
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    return result, parent, children
+
+
+@pytest.fixture(scope="module")
+def seeds(tmp_path_factory):
+    cmd = NnexpCommand(tmp_path_factory.mktemp("seeds"))
+    return cmd, *_multirun(cmd, "seed=range(3)")
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory):
+    cmd = NnexpCommand(tmp_path_factory.mktemp("grid"))
+    return cmd, *_multirun(cmd, "model.activation=relu,tanh", "seed=0,1")
+
+
+@pytest.mark.slow
+def test_a_seed_multirun_records_mean_and_t_interval_on_its_parent(seeds):
+    _, result, parent, children = seeds
+    assert len(children) == 3
+    assert parent.data.tags["seeds"] == "3"
+    for metric in ("best_val_loss", "final_val_loss", "test_accuracy", "test_loss"):
+        values = [c.data.metrics[metric] for c in children]
+        assert parent.data.metrics[f"{metric}_mean"] == pytest.approx(np.mean(values), rel=1e-12)
+        assert parent.data.metrics[f"{metric}_std"] == pytest.approx(
+            np.std(values, ddof=1), rel=1e-10
+        )
+        low, high = scipy.stats.t.interval(
+            0.95, 2, loc=np.mean(values), scale=scipy.stats.sem(values)
+        )
+        assert parent.data.metrics[f"{metric}_ci_low"] == pytest.approx(low, rel=1e-10)
+        assert parent.data.metrics[f"{metric}_ci_high"] == pytest.approx(high, rel=1e-10)
+    assert "over 3 seeds (mean ± sd [95% CI, Student t]):" in result.stdout
+
+
+@pytest.mark.slow
+def test_a_multirun_that_varies_more_than_the_seed_gets_no_seed_statistics(grid):
+    _, result, parent, children = grid
+    assert len(children) == 4
+    assert "seeds" not in parent.data.tags
+    assert not [k for k in parent.data.metrics if k.endswith("_mean")]
+    assert "over " not in result.stdout or "seeds (mean" not in result.stdout
+
+
+@pytest.mark.slow
+def test_runs_group_by_prints_count_and_mean_sd_per_value(grid):
+    cmd, _, parent, children = grid
+    out = cmd.run("runs", "--parent", parent.info.run_id[:8], "--group-by", "model.activation")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert "grouped by model.activation" in lines[0]
+    for activation in ("relu", "tanh"):
+        values = [
+            c.data.metrics["best_val_loss"]
+            for c in children
+            if c.data.params["model.activation"] == activation
+        ]
+        row = next(line for line in lines if line.startswith(activation))
+        cells = row.split()
+        assert cells[1] == "2"  # the count
+        expected = f"{np.mean(values):.4g} ± {np.std(values, ddof=1):.2g}"
+        assert expected in row
+    bad = cmd.run("runs", "--parent", parent.info.run_id[:8], "--group-by", "model.activaton")
+    assert bad.returncode == 2 and "no listed run has that param" in bad.stderr
+
+
+@pytest.mark.slow
+def test_compare_draws_a_parent_as_its_mean_curve_with_a_band(seeds):
+    cmd, _, parent, children = seeds
+    out = cmd.run("compare", parent.info.run_id[:8], children[0].info.run_id[:8])
+    assert out.returncode == 0, out.stderr
+    assert (cmd.workdir / out.stdout.splitlines()[0].split(": ", 1)[1]).stat().st_size > 10_000
+    assert "mean of 3 jobs" in out.stdout
+
+
+def test_mean_band_is_the_per_epoch_mean_and_t_interval():
+    from nnexp.commands.groups import mean_band
+
+    runs = [[(1, 1.0), (2, 0.5), (3, 0.2)], [(1, 1.2), (2, 0.7)], [(1, 0.8), (2, 0.6), (3, 0.4)]]
+    means, band = mean_band(runs)
+    assert [e for e, _ in means] == [1, 2]  # epochs every run logged
+    assert means[1][1] == pytest.approx(0.6)
+    low, high = scipy.stats.t.interval(0.95, 2, loc=0.6, scale=scipy.stats.sem([0.5, 0.7, 0.6]))
+    assert band[1] == pytest.approx((2, low, high))

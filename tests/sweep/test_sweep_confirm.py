@@ -1,0 +1,175 @@
+"""The confirm phase: the winners re-run over fresh seeds, intervals and paired tests that match
+scipy on the values read back from MLflow, resume after a kill, and ``confirm PARENT_ID``."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import scipy.stats
+
+CONFIRM = ["sweep.n_trials=4", "sweep.confirm.top_k=2", "sweep.confirm.seeds=3"]
+
+
+def _confirm_children(bench) -> list:
+    return [r for r in bench.runs() if r.data.tags.get("nnexp.kind") == "confirm"]
+
+
+def _values(children, label: str, metric: str) -> list[float]:
+    """The metric of ``label``'s confirm runs, ordered by seed (the pairing)."""
+    runs = sorted(
+        (r for r in children if r.data.tags["confirm.config"] == label),
+        key=lambda r: int(r.data.tags["confirm.seed"]),
+    )
+    return [r.data.metrics[metric] for r in runs]
+
+
+@pytest.mark.slow
+def test_confirm_reruns_top_k_and_base_and_reports_intervals_that_match_scipy(bench):
+    summary = bench.run("lr", *CONFIRM)
+    parents, trials = bench.parents_and_children()
+    children = _confirm_children(bench)
+    assert len(parents) == 1 and len(trials) == 4
+    # (2 configurations + the base config) x 3 seeds, all finished, under the one parent
+    assert len(children) == 9
+    assert {r.info.status for r in children} == {"FINISHED"}
+    assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
+    assert {r.data.tags["role"] for r in children} == {"confirm"}
+    seeds = {int(r.data.tags["confirm.seed"]) for r in children}
+    trial_seeds = {int(r.data.tags["trial_seed"]) for r in trials}
+    assert len(seeds) == 3 and not seeds & trial_seeds  # fresh seeds, shared by every config
+    # the data split stays the sweep's: one validation fingerprint for trials and confirm runs
+    assert len({r.data.tags.get("data.val_fingerprint") for r in [*trials, *children]}) == 1
+
+    report = summary["confirm"]
+    study_best = sorted(
+        (t for t in trials if t.data.tags["trial_state"] == "COMPLETE"),
+        key=lambda r: float(r.data.tags["trial_value"]),
+    )
+    labels = [row["label"] for row in report["configs"]]
+    assert labels[-1] == "base"
+    assert labels[0] == f"trial {study_best[0].data.tags['trial_number']}"
+
+    metric = "best_val_loss"
+    means = {}
+    for label in labels:
+        values = _values(children, label, metric)
+        row = next(r for r in report["configs"] if r["label"] == label)
+        stats = row["stats"][metric]
+        assert stats["n"] == 3
+        assert stats["mean"] == pytest.approx(np.mean(values), rel=1e-12)
+        assert stats["std"] == pytest.approx(np.std(values, ddof=1), rel=1e-10)
+        low, high = scipy.stats.t.interval(
+            0.95, 2, loc=np.mean(values), scale=scipy.stats.sem(values)
+        )
+        assert (stats["ci_low"], stats["ci_high"]) == pytest.approx((low, high), rel=1e-10)
+        means[label] = stats["mean"]
+    winner = min((label for label in labels if label != "base"), key=means.get)
+    assert report["winner"] == winner
+    parent = bench.client().get_run(parents[0].info.run_id)
+    assert parent.data.tags["confirm.winner"] == winner
+    assert parent.data.metrics[f"confirm_{metric}_mean"] == pytest.approx(means[winner])
+    runner_up = next(label for label in labels if label not in (winner, "base"))
+    for role, other in (("runner_up", runner_up), ("base", "base")):
+        ref = scipy.stats.ttest_rel(
+            _values(children, winner, metric), _values(children, other, metric)
+        )
+        assert parent.data.metrics[f"confirm_p_vs_{role}"] == pytest.approx(ref.pvalue, rel=1e-9)
+    artifacts = {a.path for a in bench.client().list_artifacts(parent.info.run_id)}
+    plots = {a.path for a in bench.client().list_artifacts(parent.info.run_id, "plots")}
+    assert {"confirm.csv", "confirm.json"} <= artifacts
+    assert "plots/confirm.png" in plots
+
+
+@pytest.mark.slow
+def test_a_killed_confirm_phase_resumes_to_exactly_top_k_times_seeds(bench):
+    args = [*bench.overrides("lr", *CONFIRM), "trainer.epochs=40"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nnexp", *args],
+        cwd=bench.workdir,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+        env=bench.env(),
+    )
+    done = 0
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        if line.startswith("nnexp: confirm ") and " seed " in line:
+            done += 1
+            if done == 2:  # two confirm runs finished, the third is under way: kill -9
+                time.sleep(0.3)
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+    proc.wait(timeout=30)
+    assert done == 2 and proc.returncode == -signal.SIGKILL
+    again = bench.cli(*args, timeout=400)
+    assert again.returncode == 0, again.stderr
+    children = _confirm_children(bench)
+    finished = [r for r in children if r.info.status == "FINISHED"]
+    assert not [r for r in bench.runs() if r.info.status == "RUNNING"]
+    pairs = [(r.data.tags["confirm.config"], r.data.tags["confirm.seed"]) for r in finished]
+    assert len(pairs) == 9 and len(set(pairs)) == 9  # none missing, none run twice
+    assert "confirmed over 3 seeds" in again.stdout
+
+
+@pytest.mark.slow
+def test_confirm_command_confirms_an_existing_sweep(bench):
+    bench.run("lr", "sweep.n_trials=3")
+    parents, _ = bench.parents_and_children()
+    assert not _confirm_children(bench)
+    parent_id = parents[0].info.run_id
+    result = bench.cli(
+        "confirm",
+        parent_id[:8],
+        "--top-k",
+        "2",
+        "--seeds",
+        "2",
+        "--tracking-uri",
+        bench.store_uri,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "sweep.confirm.top_k=2" in result.stdout
+    children = _confirm_children(bench)
+    assert len(children) == (2 + 1) * 2
+    assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parent_id}
+    assert len(bench.parents_and_children()[1]) == 3  # no new search trial
+    assert bench.client().get_run(parent_id).data.tags["confirm.winner"].startswith("trial ")
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["sweep.confirm.top_k=2", "sweep.confirm.seeds=1"], "sweep.confirm.seeds=1 is invalid"),
+        (["sweep.confirm.top_k=-1"], "sweep.confirm.top_k=-1 is invalid"),
+    ],
+)
+def test_confirm_settings_that_cannot_work_are_one_line_before_anything(bench, extra, words):
+    result = bench.cli(*bench.overrides("lr", "sweep.n_trials=2", *extra))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0]
+    assert not (bench.workdir / "mlruns" / "optuna").exists() or not any(
+        (bench.workdir / "mlruns" / "optuna").iterdir()
+    )
+
+
+def test_confirm_seeds_are_fresh_and_shared():
+    from nnexp.sweep.confirm import confirm_seeds
+    from nnexp.sweep.overrides import trial_seed
+
+    seeds = confirm_seeds(3, 5)
+    assert seeds == [39999, 39998, 39997, 39996, 39995]
+    assert not set(seeds) & {trial_seed(3, n) for n in range(9000)}
+    assert math.isfinite(sum(seeds))
