@@ -39,8 +39,9 @@ def test_only_params_that_differ_are_columns(shared_store, three_runs, capsys):
     assert lines[0] == "experiment 'nnexp': 3 runs, best_val_loss lowest first"
     assert lines[-1] == f"store: {shared_store.uri}"
     header = lines[1].split()
-    assert header[:3] == ["run", "hidden_sizes", "lr"]
-    assert header[3:] == [
+    # the params the runs were given on the command line, in that order, then the name
+    assert header[:4] == ["run", "name", "lr", "hidden_sizes"]
+    assert header[4:] == [
         "final_train",
         "final_val",
         "best_val",
@@ -49,8 +50,11 @@ def test_only_params_that_differ_are_columns(shared_store, three_runs, capsys):
         "diagnosis",
         "state",
     ]
-    for equal in ("activation", "n_samples", "epochs", "seed", "uri", "name"):
+    for equal in ("activation", "n_samples", "epochs", "seed", "uri"):
         assert equal not in header
+    assert header.count("name") == 1  # the run name; model.name is equal in every run
+    small = next(line for line in lines if line.startswith(three_runs["small-slow"][:8]))
+    assert small.split()[1] == "mlp-mo…003-s0"  # mlp-moons-adam-lr0.003-s0, cut to fit 120
     big = next(line for line in lines if line.startswith(three_runs["big-fastest"][:8]))
     assert "[32, 32]" in big and " 0.3 " in big and big.rstrip().endswith("FINISHED")
     assert any(
@@ -69,22 +73,22 @@ def test_default_sort_is_best_val_loss_lowest_first(shared_store, three_runs, ca
 @pytest.mark.parametrize(
     "args",
     [
-        ("--sort", "-final_val_accuracy"),
-        ("--sort=-final_val_accuracy",),
-        ("--sort", "final_val_accuracy", "--desc"),
+        ("--sort", "-final_train_accuracy"),
+        ("--sort=-final_train_accuracy",),
+        ("--sort", "final_train_accuracy", "--desc"),
     ],
 )
 def test_sort_by_any_metric_highest_first(shared_store, three_runs, capsys, args):
+    values = {r: metric(shared_store, r, "final_train_accuracy") for r in three_runs.values()}
+    assert len(set(values.values())) == 3, values  # distinct, so the order is decided
     lines = table(shared_store, capsys, *args)
-    ids = sorted(
-        three_runs.values(),
-        key=lambda r: -metric(shared_store, r, "final_val_accuracy"),
-    )
-    # ties keep the newest run first, as the table does
-    if len({metric(shared_store, r, "final_val_accuracy") for r in ids}) == 3:
-        assert row_ids(lines, 3) == [run_id[:8] for run_id in ids]
-    assert "final_val_accuracy highest first" in lines[0]
-    assert "final_val_accuracy" in lines[1].split()  # the sort metric gets a column
+    highest_first = sorted(values, key=lambda r: -values[r])
+    assert row_ids(lines, 3) == [run_id[:8] for run_id in highest_first]
+    assert "final_train_accuracy highest first" in lines[0]
+    assert "final_train_accuracy" in lines[1].split()  # the sort metric gets a column
+    # and without -/--desc the same metric sorts the other way
+    lines = table(shared_store, capsys, "--sort", "final_train_accuracy")
+    assert row_ids(lines, 3) == [run_id[:8] for run_id in reversed(highest_first)]
 
 
 def test_limit_keeps_the_best(shared_store, three_runs, capsys):
@@ -108,7 +112,7 @@ def test_parent_lists_only_its_children(store, capsys):
         ]
     lines = table(store, capsys, "--parent", p.run_id)
     assert lines[0].startswith(f"runs of multirun {p.run_id[:8]} (grid)")
-    assert lines[1].split()[:2] == ["run", "activation"]
+    assert lines[1].split()[:3] == ["run", "name", "activation"]
     assert sorted(row_ids(lines, 2)) == sorted(k[:8] for k in kids)
     assert loner[:8] not in "\n".join(lines)
     # the experiment table shows all three training runs and names the parent below it
@@ -152,7 +156,8 @@ def test_wide_tables_drop_the_params_that_do_not_fit():
     lines = format_table(runs)
     assert all(len(line) <= 120 for line in lines), "\n".join(lines)
     header = lines[0].split()
-    shown = header[1:-5]  # then final_train, final_val, best_val, diagnosis, state
+    assert header[:2] == ["run", "name"]
+    shown = header[2:-5]  # then final_train, final_val, best_val, diagnosis, state
     assert 1 <= len(shown) < len(keys)
     assert shown[0] == "some_ra…r_name_0"  # cut in the middle: the distinguishing end stays
     assert len(set(shown)) == len(shown)
