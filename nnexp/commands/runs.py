@@ -36,6 +36,8 @@ MAX_WIDTH = 120
 PARAM_WIDTH = 16
 NAME_WIDTH = 28
 MIN_NAME_WIDTH = 10
+#: Headers of the table's own columns: a param's short name must not look like one of them.
+RESERVED_HEADERS = ("run", "name", "diagnosis", "state")
 DEFAULT_SORT = "best_val_loss"
 DEFAULT_EXPERIMENT = "nnexp"
 PARENT_KINDS = ("sweep", "multirun")
@@ -161,6 +163,7 @@ def format_table(runs: list[Any], sort_metric: str = DEFAULT_SORT, parent: Any =
     varied = varied_params(runs if parent is None else [*runs, parent], params)
     params = [*varied, *(key for key in params if key not in varied)]
     names = short_names(params)
+    names = {key: key if name in RESERVED_HEADERS else name for key, name in names.items()}
     param_columns = [
         Column(
             truncate_middle(names[key], PARAM_WIDTH),

@@ -188,3 +188,69 @@ def test_help_works(tmp_path, cli):
     assert result.stdout.startswith("usage: python -m nnexp runs")
     for option in ("--experiment", "--parent", "--sort", "--desc", "--limit", "--tracking-uri"):
         assert option in result.stdout
+
+
+def test_varied_params_come_first_swept_keys_before_command_line_keys():
+    from nnexp.commands.runs import varied_params
+
+    runs = [
+        fake_run(i, {"a.x": str(i), "model.name": f"m{i}", "model.width": str(i), "z": str(i)}, 1)
+        for i in range(3)
+    ]
+    for run in runs:
+        run.tags.update({"nnexp.swept": "model", "overrides": "z=1 'a.x=2'"})
+    differing = ["a.x", "model.name", "model.width", "z"]
+    assert varied_params(runs, differing) == ["model.name", "model.width", "z", "a.x"]
+    header = format_table(runs)[0].split()
+    assert header[:6] == ["run", "name", "model.name", "width", "z", "x"]
+
+
+def test_a_pruned_trial_shows_its_epoch_and_last_reported_value():
+    run = fake_run(1, {}, best=0.5)
+    run.metrics = {"train_loss": 0.61, "val_loss": 0.72}  # its last epoch only
+    run.tags.update(
+        {
+            "trial_state": "PRUNED",
+            "trial_pruned_epoch": "25",
+            "trial_reported_value": "0.6543",
+            "nnexp.objective": "best_val_loss",
+        }
+    )
+    done = fake_run(2, {}, best=0.3)
+    lines = format_table([done, run])
+    header, row = lines[0].split(), lines[2].split()
+    cells = dict(zip(header, row, strict=True))
+    assert cells == {
+        "run": "1" * 8,
+        "name": "run-1",
+        "final_train": "0.61",
+        "final_val": "0.72",
+        "best_val": "0.6543",
+        "diagnosis": "good",
+        "state": "PRUNED@25",
+    }
+    assert any(line.startswith("PRUNED@N: pruned at epoch N") for line in lines)
+
+
+def test_without_experiment_the_others_holding_runs_are_named(store, capsys):
+    assert table(store, capsys) == [
+        "experiment 'nnexp' has no runs (it does not exist)",
+        f"store: {store.uri}",
+    ]
+    store.make_run("tracking.experiment_name=xor-study")
+    lines = table(store, capsys)
+    assert lines[:2] == [
+        "experiment 'nnexp' has no runs (it does not exist)",
+        "other experiments with runs: xor-study (1 runs); show one with --experiment NAME",
+    ]
+    store.make_run()
+    lines = table(store, capsys)
+    assert lines[0] == "experiment 'nnexp': 1 runs, best_val_loss lowest first"
+    assert lines[-2:] == [
+        "other experiments with runs: xor-study (1 runs); show one with --experiment NAME",
+        f"store: {store.uri}",
+    ]
+    # naming the experiment shows just it
+    lines = table(store, capsys, "--experiment", "xor-study")
+    assert lines[0] == "experiment 'xor-study': 1 runs, best_val_loss lowest first"
+    assert not any(line.startswith("other experiments") for line in lines)
