@@ -157,3 +157,51 @@ def test_help_lists_the_subcommands_and_a_closed_pipe_exits_quietly(tmp_path):
         os.close(writer)
         assert closed.stderr == "", (args, closed.stderr)
         assert closed.returncode == 141, args
+
+
+def test_cfg_job_prints_the_composed_config_and_runs_nothing(tmp_path):
+    import yaml
+
+    def cfg_job(*args):
+        result = subprocess.run(
+            [sys.executable, "-m", "nnexp", *args, "--cfg", "job"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env=nnexp_env(),
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        return yaml.safe_load(result.stdout)
+
+    cfg = cfg_job("optimizer=sgd", "optimizer.lr=0.5")
+    assert cfg["optimizer"]["name"] == "sgd" and cfg["optimizer"]["lr"] == 0.5
+    assert cfg["model"]["hidden_sizes"] == [16, 16] and "hydra" not in cfg
+    assert cfg["sweep"] is None  # filled only by +sweep=NAME
+    sweep = cfg_job("+sweep=lr")["sweep"]
+    assert sweep["name"] == "lr" and sweep["space"]["lr"]["key"] == "optimizer.lr"
+    assert list(tmp_path.iterdir()) == []  # no store, no run, no Hydra output folder
+
+
+def test_nnexp_traceback_shows_the_traceback_before_the_one_line(tmp_path):
+    def bad(env):
+        return subprocess.run(
+            [sys.executable, "-m", "nnexp", "optimizer.lr=abc"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+
+    plain = bad(nnexp_env())
+    assert plain.returncode == 2
+    assert plain.stderr.splitlines() == [
+        "nnexp: error: optimizer.lr=abc: Value 'abc' of type 'str' could not be converted to Float"
+    ]
+    traced = bad({**nnexp_env(), "NNEXP_TRACEBACK": "1"})
+    assert traced.returncode == 2
+    lines = traced.stderr.splitlines()
+    assert lines[0] == "Traceback (most recent call last):"
+    assert any("omegaconf" in line for line in lines)  # where the conversion failed
+    assert lines[-1] == plain.stderr.splitlines()[0]
