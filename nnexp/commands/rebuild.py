@@ -129,6 +129,8 @@ def record_mismatch(cfg: Any, params: dict[str, str]) -> str | None:
     }
     for key in sorted(set(flat) | set(params)):
         logged, rebuilt = params.get(key), flat.get(key)
+        if logged == "null" and rebuilt is None:  # recorded before unset values were left out
+            continue
         if logged != rebuilt:
             if logged is None:
                 return f"{key} is in {CONFIG_ARTIFACT} ({rebuilt!r}) but was not logged as a param"
