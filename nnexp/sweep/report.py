@@ -90,6 +90,15 @@ def shown_value(row: dict[str, Any]) -> float | None:
     return steps[max(steps)] if steps else None
 
 
+def shown_state(row: dict[str, Any]) -> str:
+    """The state; a pruned trial's with the epoch it was pruned at (``PRUNED@25``), as in
+    ``nnexp runs``."""
+    steps = row["trial"].intermediate_values
+    if row["state"] == "PRUNED" and steps:
+        return f"PRUNED@{max(steps)}"
+    return row["state"]
+
+
 def summarize(study: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
     trials = counted_trials(study.get_trials(deepcopy=False))
     summary: dict[str, Any] = {
@@ -159,7 +168,7 @@ def format_table(
         table = [header]
         for row in top:
             table.append(
-                [str(row["number"]), _fmt(shown_value(row)), row["state"]]
+                [str(row["number"]), _fmt(shown_value(row)), shown_state(row)]
                 + [_fmt(row["params"].get(n)) for n in names]
                 + [row["run_id"] or "-"]
             )

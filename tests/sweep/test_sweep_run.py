@@ -154,6 +154,8 @@ def test_pruner_prunes_a_hopeless_trial(bench, capsys) -> None:
     assert float(run.data.tags["trial_reported_value"]) == reported
     out = capsys.readouterr().out
     assert f"nnexp: trial 2/3 PRUNED  pruned at epoch {pruned_at} (val_loss={reported:.4g})" in out
+    summary_row = ["2", f"{reported:.4g}", f"PRUNED@{pruned_at}", "0.0001"]
+    assert any(line.split()[:4] == summary_row for line in out.splitlines()), out
 
     # `runs --parent` shows its last reported value and the epoch it was pruned at, not "-"
     from nnexp.commands.runs import main as runs_main
