@@ -1,11 +1,15 @@
 """``python -m nnexp runs``: a table of an experiment's runs, or of one sweep's or multirun's runs.
 
-Columns: the short run id, the params that differ between the listed runs (equal ones are
-hidden, as are the bookkeeping keys ``tracking.*`` and ``trainer.progress``), the final and best
-losses and the test metrics, the diagnosis, and the state (the sweep's ``trial_state`` where
-there is one, otherwise MLflow's status). Sorted by ``best_val_loss``, lowest first, unless
-``--sort METRIC`` (``--sort -METRIC`` or ``--desc``: highest first). Sweep and multirun parents
-are listed under the table; ``--parent ID`` shows their runs.
+Columns: the short run id and the run name; the params that differ between the listed runs,
+first those the user varied (a sweep's space or a multirun's swept overrides, tag
+``nnexp.swept``; then the keys set on the command line, tag ``overrides``), then the others as
+the width allows (equal ones are hidden, as are the bookkeeping keys ``tracking.*`` and
+``trainer.progress``); the final and best losses and the test metrics; the diagnosis; the state
+(the sweep's ``trial_state`` where there is one, ``PRUNED@N`` for a trial pruned at epoch N,
+otherwise MLflow's status). Sorted by ``best_val_loss``, lowest first, unless ``--sort METRIC``
+(``--sort -METRIC`` or ``--desc``: highest first). Sweep and multirun parents are listed under
+the table; ``--parent ID`` shows their runs. Without ``--experiment``, the other experiments
+that hold runs are named (``experiments/`` files may log into their own).
 """
 
 from __future__ import annotations
