@@ -16,6 +16,7 @@ EXIT_BAD_INPUT = 2
 EXIT_CRASH = 1
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what cat, git or ls exit with when the reader goes away
 TRACEBACK_ENV = "NNEXP_TRACEBACK"
 
 
@@ -38,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         except BaseException as exc:
             return _report(exc)
+    if not any(arg in QUIET_FLAGS or arg.startswith("--cfg=") for arg in args):
+        from nnexp.progress import status
+
+        status("composing the config")  # on a terminal: something within a second
     # Let Hydra's exceptions reach us instead of its multi-line report.
     os.environ["HYDRA_FULL_ERROR"] = "1"
     _job_errors.clear()
@@ -55,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
 #: keeps the error, lets a multirun go on with its other jobs, and reports the first one.
 _job_errors: list[BaseException] = []
 
+
+#: Hydra's flags that print and exit without running anything: no "composing" line for them.
+QUIET_FLAGS = ("--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--version",
+               "--shell-completion", "-sc", "--resolve")  # fmt: skip
 
 #: ``python -m nnexp NAME ...`` runs ``nnexp.commands.NAME.main(args) -> exit code``.
 SUBCOMMANDS = ("reproduce", "runs", "compare", "confirm")
@@ -120,18 +129,28 @@ def _run_job(cfg: Any) -> Any:
 
     from nnexp.config.validate import validate_config
     from nnexp.hydra_callbacks import PARENT_RUN_ENV
+    from nnexp.progress import status
 
     hydra_cfg = HydraConfig.get()
     overrides = list(hydra_cfg.overrides.task)
     if cfg.get("sweep") is not None:
         from nnexp.sweep import run_sweep
 
+        status(f"sweep {cfg.sweep.name}: planning the trials, opening the Optuna storage")
         return run_sweep(cfg, overrides)
     validate_config(cfg)
-    from nnexp.report import format_summary
+    from nnexp.hydra_callbacks import job_run_name
+    from nnexp.report import format_summary, loading_line
     from nnexp.run import run_experiment
 
-    result = run_experiment(cfg, overrides=overrides, parent_run_id=os.environ.get(PARENT_RUN_ENV))
+    run_name = job_run_name(cfg, overrides)
+    status(loading_line(cfg, run_name))
+    result = run_experiment(
+        cfg,
+        overrides=overrides,
+        parent_run_id=os.environ.get(PARENT_RUN_ENV),
+        run_name=run_name,
+    )
     print(format_summary(result), flush=True)
     return result.final_metrics
 
@@ -146,6 +165,12 @@ def _report(exc: BaseException) -> int:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         _end_runs(None if code == 0 else exc)
         return code
+    if isinstance(exc, BrokenPipeError):  # `python -m nnexp --help | head -3`: exit quietly
+        from nnexp.progress import silence_stdout
+
+        silence_stdout()
+        _end_runs(exc)
+        return EXIT_BROKEN_PIPE
     _end_runs(exc)
     if os.environ.get(TRACEBACK_ENV) == "1":
         import traceback

@@ -14,6 +14,11 @@ from typing import Any
 from hydra.experimental.callback import Callback
 
 PARENT_RUN_ENV = "NNEXP_MULTIRUN_PARENT_ID"
+#: The keys the multirun sweeps (``model.activation`` in ``-m model.activation=relu,tanh``),
+#: comma-separated, for the jobs' run names (see :func:`job_run_name`).
+SWEPT_KEYS_ENV = "NNEXP_MULTIRUN_SWEPT"
+#: Keys whose value the default run name already shows (``mlp-moons-adam-lr0.01-s0``).
+NAMED_KEYS = ("model", "data", "optimizer", "optimizer.lr", "seed")
 
 
 class MultirunParent(Callback):
@@ -21,8 +26,10 @@ class MultirunParent(Callback):
 
     def __init__(self) -> None:
         self.recorder: Any = None
+        self.parent_text = ""
 
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
+        os.environ[SWEPT_KEYS_ENV] = ",".join(swept_keys(list(config.hydra.overrides.task)))
         if not config.tracking.enabled or config.get("sweep") is not None:
             return
         from nnexp.tracking import RunRecorder, open_store
@@ -37,18 +44,69 @@ class MultirunParent(Callback):
                 "nnexp.kind": "multirun",
                 "overrides": overrides,
                 "command": "python -m nnexp -m " + " ".join(sys.argv[1:]),
+                "nnexp.swept": os.environ[SWEPT_KEYS_ENV],
             },
             activate=False,
         ).__enter__()
         os.environ[PARENT_RUN_ENV] = self.recorder.run_id
+        from nnexp.progress import emit
+
+        self.parent_text = parent_line(self.recorder.run_id, store.display_uri, tracking.uri)
+        emit(self.parent_text)
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
+        os.environ.pop(SWEPT_KEYS_ENV, None)
         if self.recorder is not None:
             from nnexp.tracking.seed_summary import format_seed_summary, summarize_seed_jobs
 
             stats = summarize_seed_jobs(self.recorder.store, self.recorder.run_id)
             if stats:
                 print(format_seed_summary(stats), flush=True)
+
+            from nnexp.progress import emit
+
+            emit(self.parent_text)  # again: the jobs' summaries scrolled the first one away
             self.recorder.end(None)
             os.environ.pop(PARENT_RUN_ENV, None)
             self.recorder = None
+
+
+def parent_line(run_id: str, display_uri: str, uri: str) -> str:
+    """Where a multirun's jobs are grouped, and the command that lists them."""
+    from nnexp.commands.common import default_tracking_uri
+    from nnexp.redact import redact
+
+    store = "" if uri == default_tracking_uri() else f" --tracking-uri {redact(uri)}"
+    return (
+        f"nnexp: multirun parent run {run_id} in {display_uri}; its jobs: "
+        f"python -m nnexp runs --parent {run_id[:8]}{store}"
+    )
+
+
+def swept_keys(overrides: list[str]) -> list[str]:
+    """The keys a multirun sweeps over (``a=1,2``, ``range(...)``, ``choice(...)``), in order."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except Exception:  # Hydra reports bad overrides itself
+        return []
+    return [override.key_or_group for override in parsed if override.is_sweep_override()]
+
+
+def job_run_name(cfg: Any, overrides: list[str]) -> str:
+    """``tracking.run_name`` if set; else ``mlp-moons-adam-lr0.01-s0``, followed in a multirun
+    job by the overrides it sweeps that the name does not show yet
+    (``mlp-moons-adam-lr0.01-s0 model.activation=tanh``), so the jobs tell apart in the UI."""
+    from nnexp.run import default_run_name
+
+    if cfg.tracking.run_name:
+        return str(cfg.tracking.run_name)
+    name = default_run_name(cfg)
+    swept = set(filter(None, os.environ.get(SWEPT_KEYS_ENV, "").split(",")))
+    shown = [line for line in overrides if _key(line) in swept and _key(line) not in NAMED_KEYS]
+    return " ".join([name, *shown])[:250]
+
+
+def _key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")

@@ -15,13 +15,15 @@ is left behind; ``matplotlib.use("Agg")`` is called only if pyplot has not been 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["plot_learning_curves"]
+__all__ = ["learning_curves_figure", "plot_learning_curves"]
 
 _LABEL_COLOURS = {
     "good": "#1a7f37",
@@ -130,24 +132,40 @@ def plot_learning_curves(
     ``diagnosis`` is an ``nnexp.diagnosis.Diagnosis`` (or anything with ``label`` and
     ``reason``); its label and reason go into the title.
     """
+    path = Path(path)
+    with _default_style():
+        fig = _draw(history, title, diagnosis)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # zlib level 1: a fifth larger file, a quarter less encoding time than the default 6
+        fig.savefig(path, format="png", dpi=100, pil_kwargs={"compress_level": 1})
+    return path
+
+
+def learning_curves_figure(history: Any, title: str | None = None, diagnosis: Any = None) -> Any:
+    """The matplotlib ``Figure`` that :func:`plot_learning_curves` saves (to inspect its axes
+    and lines: scales, colours, line styles), not saved anywhere."""
+    with _default_style():
+        return _draw(history, title, diagnosis)
+
+
+@contextlib.contextmanager
+def _default_style() -> Iterator[None]:
+    """Agg (no GUI), and matplotlib's defaults whatever ran before in this process (Optuna's
+    plots switch the global style to ggplot): the same run gives the same picture."""
     import matplotlib
 
     if "matplotlib.pyplot" not in sys.modules:
         matplotlib.use("Agg")
     from matplotlib import style
 
-    # matplotlib's defaults, whatever ran before in this process (Optuna's plots switch the
-    # global style to ggplot): the same run gives the same picture.
     with style.context("default"):
-        return _draw(history, Path(path), title, diagnosis)
+        yield
 
 
-def _draw(history: Any, path: Path, title: str | None, diagnosis: Any) -> Path:
+def _draw(history: Any, title: str | None, diagnosis: Any) -> Any:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
-
-    path.parent.mkdir(parents=True, exist_ok=True)
 
     epochs = [int(r["epoch"]) for r in history.epochs]
     train_loss = _column(history, "train_loss")
@@ -277,6 +295,4 @@ def _draw(history: Any, path: Path, title: str | None, diagnosis: Any) -> Path:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8, loc=corner, framealpha=0.85)
 
-    # zlib level 1: a fifth larger file, a quarter less encoding time than the default 6
-    fig.savefig(path, format="png", dpi=100, pil_kwargs={"compress_level": 1})
-    return path
+    return fig

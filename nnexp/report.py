@@ -33,6 +33,16 @@ def format_summary(result: Any) -> str:
     return "\n".join(lines)
 
 
+def loading_line(cfg: Any, run_name: str) -> str:
+    """What a run loads before its first epoch (said on a terminal: MLflow takes seconds)."""
+    from nnexp.redact import redact
+
+    where = (
+        f"starting MLflow ({redact(cfg.tracking.uri)})" if cfg.tracking.enabled else "tracking off"
+    )
+    return f"run {run_name}: loading data={cfg.data.name}, {where}"
+
+
 def ui_command(store_uri: str) -> str:
     """The command that opens the MLflow UI on ``store_uri`` (relative to the cwd when possible)."""
     import os

@@ -16,7 +16,13 @@ FAST = ["data.n_samples=200", "trainer.epochs=12", "trainer.progress=false"]
 
 #: Set by nnexp itself (debugging, sweep workers, multirun jobs): never inherited by a test's
 #: own nnexp process.
-NNEXP_ENV = ("NNEXP_TRACEBACK", "HYDRA_FULL_ERROR", "NNEXP_SWEEP_ROLE", "NNEXP_MULTIRUN_PARENT_ID")
+NNEXP_ENV = (
+    "NNEXP_TRACEBACK",
+    "HYDRA_FULL_ERROR",
+    "NNEXP_SWEEP_ROLE",
+    "NNEXP_MULTIRUN_PARENT_ID",
+    "NNEXP_MULTIRUN_SWEPT",
+)
 #: MLflow's own run selection: a server or a cluster process must not pick them up.
 MLFLOW_ENV = (
     "MLFLOW_TRACKING_URI",

@@ -12,6 +12,7 @@ import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 LOG_SPAN = 100.0  # log y-scale when the losses span more than two decades
 SECOND_PANEL = (("accuracy", "accuracy"), ("r2", "R²"))
@@ -29,6 +30,15 @@ class Curves:
 
 def plot_runs(curves: list[Curves], path: str | Path, title: str) -> Path:
     """Write the overlaid curves of ``curves`` to the PNG ``path``; return it as a Path."""
+    path = Path(path)
+    fig = runs_figure(curves, title)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path
+
+
+def runs_figure(curves: list[Curves], title: str) -> Any:
+    """The matplotlib ``Figure`` that :func:`plot_runs` saves (its axes and lines can be read)."""
     import matplotlib
 
     if "matplotlib.pyplot" not in sys.modules:
@@ -38,8 +48,6 @@ def plot_runs(curves: list[Curves], path: str | Path, title: str) -> Path:
     from matplotlib.lines import Line2D
     from matplotlib.ticker import MaxNLocator
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     second = next(
         (
             (key, name)
@@ -87,8 +95,7 @@ def plot_runs(curves: list[Curves], path: str | Path, title: str) -> Path:
     ]
     fig.legend(handles=handles, fontsize=8, loc="outside right upper")
     fig.suptitle(title, fontsize=11, fontweight="bold")
-    fig.savefig(path)
-    return path
+    return fig
 
 
 def _colours(n: int) -> list:

@@ -3,7 +3,8 @@
 The ``config.yaml`` artifact is the resolved config; merged onto the structured schema
 (:class:`nnexp.config.schema.NnexpConfig`) its types are checked again. Without the artifact the
 config is rebuilt from the params (dotted keys, values as text), converting each value by the
-type the schema gives its key. Either way the params must equal the flattened config exactly as
+type the schema gives its key; a schema key with no param was unset (nnexp logs no param for
+``None``), so it is rebuilt as null (a key that cannot be null is an error). Either way the params must equal the flattened config exactly as
 the run logged them, so an edited artifact or an edited param is caught before anything runs.
 """
 
@@ -60,9 +61,19 @@ def config_from_params(params: dict[str, str]) -> Any:
     """The config from dotted params, each value parsed by the schema type of its key."""
     from omegaconf import OmegaConf
 
+    from nnexp.config.flatten import leaf_keys
     from nnexp.config.schema import NnexpConfig
 
     cfg = OmegaConf.structured(NnexpConfig)
+    for key in leaf_keys(cfg):  # unset values are not logged: a missing key is null
+        if key not in params and not any(name.startswith(f"{key}.") for name in params):
+            try:
+                OmegaConf.update(cfg, key, None, merge=False)
+            except Exception:
+                raise NnexpError(
+                    f"param {key} is missing and the config schema does not allow it unset "
+                    "(null): the run's params are incomplete"
+                ) from None
     for key, text in sorted(params.items()):
         kind = schema_type(key)
         if kind is None:
@@ -77,7 +88,7 @@ def config_from_params(params: dict[str, str]) -> Any:
 
 
 def parse_param(text: str, kind: Any) -> Any:
-    """``"null"`` -> None; text for string keys; YAML (``[16, 16]``, ``True``, ``0.01``) otherwise.
+    """``"null"`` -> None (runs recorded before unset values were left out); text for string keys; YAML (``[16, 16]``, ``True``, ``0.01``) otherwise.
 
     What YAML leaves as text (``1e-08``) is converted by OmegaConf to the key's type.
     """
@@ -118,6 +129,8 @@ def record_mismatch(cfg: Any, params: dict[str, str]) -> str | None:
     }
     for key in sorted(set(flat) | set(params)):
         logged, rebuilt = params.get(key), flat.get(key)
+        if logged == "null" and rebuilt is None:  # recorded before unset values were left out
+            continue
         if logged != rebuilt:
             if logged is None:
                 return f"{key} is in {CONFIG_ARTIFACT} ({rebuilt!r}) but was not logged as a param"

@@ -1,15 +1,20 @@
 """``python -m nnexp runs``: a table of an experiment's runs, or of one sweep's or multirun's runs.
 
-Columns: the short run id, the params that differ between the listed runs (equal ones are
-hidden, as are the bookkeeping keys ``tracking.*`` and ``trainer.progress``), the final and best
-losses and the test metrics, the diagnosis, and the state (the sweep's ``trial_state`` where
-there is one, otherwise MLflow's status). Sorted by ``best_val_loss``, lowest first, unless
-``--sort METRIC`` (``--sort -METRIC`` or ``--desc``: highest first). Sweep and multirun parents
-are listed under the table; ``--parent ID`` shows their runs.
+Columns: the short run id and the run name; the params that differ between the listed runs,
+first those the user varied (a sweep's space or a multirun's swept overrides, tag
+``nnexp.swept``; then the keys set on the command line, tag ``overrides``), then the others as
+the width allows (equal ones are hidden, as are the bookkeeping keys ``tracking.*`` and
+``trainer.progress``); the final and best losses and the test metrics; the diagnosis; the state
+(the sweep's ``trial_state`` where there is one, ``PRUNED@N`` for a trial pruned at epoch N,
+otherwise MLflow's status). Sorted by ``best_val_loss``, lowest first, unless ``--sort METRIC``
+(``--sort -METRIC`` or ``--desc``: highest first). Sweep and multirun parents are listed under
+the table; ``--parent ID`` shows their runs. Without ``--experiment``, the other experiments
+that hold runs are named (``experiments/`` files may log into their own).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import textwrap
 from typing import Any
@@ -28,12 +33,17 @@ from nnexp.commands.common import (
     truncate,
     truncate_middle,
 )
-from nnexp.commands.table import Column, fit_columns, render
+from nnexp.commands.table import GAP, Column, fit_columns, render, table_width
 from nnexp.errors import NnexpError
 
 MAX_WIDTH = 120
 PARAM_WIDTH = 16
+NAME_WIDTH = 28
+MIN_NAME_WIDTH = 10
+#: Headers of the table's own columns: a param's short name must not look like one of them.
+RESERVED_HEADERS = ("run", "name", "diagnosis", "state")
 DEFAULT_SORT = "best_val_loss"
+DEFAULT_EXPERIMENT = "nnexp"
 PARENT_KINDS = ("sweep", "multirun")
 #: Metric columns and their headers; ``test_*`` metrics follow when any run has them.
 METRIC_HEADERS = {
@@ -50,7 +60,11 @@ def build_parser() -> Any:
         "A table of runs: the params that differ between them, final and best metrics,\n"
         "diagnosis and state. Example: python -m nnexp runs --parent 1a2b3c4d --sort -test_accuracy",
     )
-    parser.add_argument("--experiment", default="nnexp", help="MLflow experiment (default: nnexp)")
+    parser.add_argument(
+        "--experiment",
+        help=f"MLflow experiment (default: {DEFAULT_EXPERIMENT}; experiments/ files may log "
+        "into their own: the table names the others that hold runs)",
+    )
     parser.add_argument(
         "--parent", metavar="RUN_ID", help="list the runs of this sweep or multirun parent instead"
     )
@@ -75,6 +89,7 @@ def main(args: list[str]) -> int:
     if opts.limit is not None and opts.limit < 1:
         raise NnexpError(f"runs: --limit {opts.limit} is invalid: use a positive number")
     reader = open_reader(opts.tracking_uri)
+    parent, others = None, {}
     if opts.parent:
         parent = reader.get_run(opts.parent)
         runs, parents = reader.children(parent), []
@@ -82,10 +97,21 @@ def main(args: list[str]) -> int:
         if not runs:
             raise NnexpError(f"run {parent.run_id} ({parent.name}) has no child runs")
     else:
-        listed = reader.search([reader.experiment_id(opts.experiment)])
+        name = opts.experiment or DEFAULT_EXPERIMENT
+        counts = reader.run_counts() if opts.experiment is None else {}
+        others = {other: n for other, n in counts.items() if other != name and n}
+        if opts.experiment is None and not counts.get(name):
+            print(
+                f"experiment {name!r} has no runs{'' if name in counts else ' (it does not exist)'}"
+            )
+            for line in other_experiments(others):
+                print(line)
+            print(f"store: {reader.display_uri}", flush=True)
+            return 0
+        listed = reader.search([reader.experiment_id(name)])
         runs = [run for run in listed if run.kind not in PARENT_KINDS]
         parents = [run for run in listed if run.kind in PARENT_KINDS]
-        title = f"experiment {opts.experiment!r}"
+        title = f"experiment {name!r}"
     metric, descending = opts.sort.lstrip("-"), opts.desc or opts.sort.startswith("-")
     if runs and not any(metric in run.metrics for run in runs):
         available = sorted({key for run in runs for key in run.metrics})
@@ -104,12 +130,29 @@ def main(args: list[str]) -> int:
         print(f"store: {reader.display_uri}", flush=True)
         return 0
     print(f"{title}: {shown} runs, {metric} {order} first")
-    for line in format_table(runs, metric):
+    for line in format_table(runs, metric, parent):
         print(line)
     for line in parent_lines(parents):
         print(line)
+    if not opts.parent:
+        for line in other_experiments(others):
+            print(line)
     print(f"store: {reader.display_uri}", flush=True)
     return 0
+
+
+def other_experiments(counts: dict[str, int]) -> list[str]:
+    """Where else runs are (when no ``--experiment`` was given), or that there are none."""
+    if not counts:
+        return []
+    listed = ", ".join(f"{name} ({_count(n)} runs)" for name, n in sorted(counts.items()))
+    return _wrap([f"other experiments with runs: {listed}; show one with --experiment NAME"])
+
+
+def _count(n: int) -> str:
+    from nnexp.tracking.reader import PAGE_SIZE
+
+    return f"{n}+" if n >= PAGE_SIZE else str(n)
 
 
 def sort_runs(runs: list[Any], metric: str, descending: bool) -> list[Any]:
@@ -124,12 +167,20 @@ def sort_runs(runs: list[Any], metric: str, descending: bool) -> list[Any]:
     return sorted(runs, key=key)
 
 
-def format_table(runs: list[Any], sort_metric: str = DEFAULT_SORT) -> list[str]:
-    """The table's lines (header first), then notes on what is hidden; fits ``MAX_WIDTH``."""
+def format_table(runs: list[Any], sort_metric: str = DEFAULT_SORT, parent: Any = None) -> list[str]:
+    """The table's lines (header first), then notes on what is hidden; fits ``MAX_WIDTH``.
+
+    Columns: the run id and name; the differing params, first those the user varied (a
+    sweep's space, a multirun's swept overrides, then the keys set on the command line), as
+    many as the width allows; the metrics; diagnosis and state.
+    """
     if not runs:
         return ["(no runs)"]
     params = differing_params(runs)
+    varied = varied_params(runs if parent is None else [*runs, parent], params)
+    params = [*varied, *(key for key in params if key not in varied)]
     names = short_names(params)
+    names = {key: key if name in RESERVED_HEADERS else name for key, name in names.items()}
     param_columns = [
         Column(
             truncate_middle(names[key], PARAM_WIDTH),
@@ -138,15 +189,21 @@ def format_table(runs: list[Any], sort_metric: str = DEFAULT_SORT) -> list[str]:
         for key in params
     ]
     metrics = metric_columns(runs, sort_metric)
-    before = [Column("run", [short_id(run.run_id) for run in runs])]
+    shown_metrics = [shown_metric_values(run) for run in runs]
+    id_column = Column("run", [short_id(run.run_id) for run in runs])
     after = [
         *(
-            Column(header, [format_number(run.metrics.get(key)) for run in runs], ">")
+            Column(header, [format_number(values.get(key)) for values in shown_metrics], ">")
             for key, header in metrics.items()
         ),
         Column("diagnosis", [run.tags.get("diagnosis", MISSING) for run in runs]),
         Column("state", [run_state(run) for run in runs]),
     ]
+    # the name gets what the varied params leave (cut in the middle: names end in what tells
+    # them apart), the other differing params what is left then
+    room = MAX_WIDTH - table_width([id_column, *param_columns[: len(varied)], *after])
+    width = max(MIN_NAME_WIDTH, min(NAME_WIDTH, room - len(GAP)))
+    before = [id_column, Column("name", [truncate_middle(r.name or MISSING, width) for r in runs])]
     columns, dropped = fit_columns(before, param_columns, after, MAX_WIDTH)
     lines = render(columns)
     if len(runs) > 1:
@@ -158,7 +215,47 @@ def format_table(runs: list[Any], sort_metric: str = DEFAULT_SORT) -> list[str]:
     renamed = {k: h for k, h in metrics.items() if k != h}
     if renamed:
         lines.append("metrics: " + ", ".join(f"{h} = {k}" for k, h in renamed.items()))
+    if any(run_state(run).startswith("PRUNED@") for run in runs):
+        lines.append(
+            "PRUNED@N: pruned at epoch N; its final_* values are epoch N's, and the sweep's "
+            "objective column holds the last value it reported to the pruner"
+        )
     return [*lines[: len(runs) + 1], *_wrap(lines[len(runs) + 1 :])]
+
+
+def varied_params(runs: list[Any], differing: list[str]) -> list[str]:
+    """The differing params the user varied, in this order: the keys a sweep or multirun swept
+    (tag ``nnexp.swept``), then the keys set on the command line (tag ``overrides``). A group
+    key (``model``) stands for its params (``model.name``, ``model.hidden_sizes``)."""
+    swept: list[str] = []
+    named: list[str] = []
+    for run in runs:
+        swept += [key for key in run.tags.get("nnexp.swept", "").split(",") if key]
+        named += [_override_key(line) for line in _split(run.tags.get("overrides", ""))]
+    ordered: list[str] = []
+    for key in [*swept, *named]:
+        for param in differing:
+            if (param == key or param.startswith(f"{key}.")) and param not in ordered:
+                ordered.append(param)
+    return ordered
+
+
+def shown_metric_values(run: Any) -> dict[str, float]:
+    """The run's metrics as the table shows them. A pruned trial has no ``final_*``/``best_*``
+    values (it stopped mid-fit): its last epoch's values stand in for ``final_*``, and the last
+    value it reported to the pruner for the sweep's objective (tag ``nnexp.objective``)."""
+    values = dict(run.metrics)
+    if run.tags.get("trial_state") != "PRUNED":
+        return values
+    for key, value in run.metrics.items():
+        if key.startswith(("train_", "val_")):
+            values.setdefault(f"final_{key}", value)
+    objective, reported = run.tags.get("nnexp.objective"), run.tags.get("trial_reported_value")
+    # best_*/final_* objectives report that very value per epoch (test_* report val_*)
+    if objective and objective.startswith(("best_", "final_")) and reported is not None:
+        with contextlib.suppress(ValueError):
+            values.setdefault(objective, float(reported))
+    return values
 
 
 def hidden_summary(runs: list[Any], differing: list[str]) -> str:
@@ -172,7 +269,7 @@ def hidden_summary(runs: list[Any], differing: list[str]) -> str:
 
 def metric_columns(runs: list[Any], sort_metric: str) -> dict[str, str]:
     """``{metric: header}``: final and best losses, test metrics present, and the sort metric."""
-    present = {key for run in runs for key in run.metrics}
+    present = {key for run in runs for key in shown_metric_values(run)}
     columns = {key: header for key, header in METRIC_HEADERS.items() if key in present}
     tests = sorted(key for key in present if key.startswith("test_"))
     tests.sort(key=lambda key: key != "test_loss")
@@ -186,7 +283,8 @@ def run_state(run: Any) -> str:
     """``trial_state`` (COMPLETE, PRUNED, FAIL) for a finished trial, else MLflow's status."""
     trial_state = run.tags.get("trial_state")
     if run.status == "FINISHED" and trial_state:
-        return trial_state
+        epoch = run.tags.get("trial_pruned_epoch")
+        return f"PRUNED@{epoch}" if trial_state == "PRUNED" and epoch else trial_state
     return run.status
 
 
@@ -207,6 +305,19 @@ def _wrap(notes: list[str]) -> list[str]:
             note, MAX_WIDTH, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False
         )
     return wrapped
+
+
+def _split(line: str) -> list[str]:
+    import shlex
+
+    try:
+        return shlex.split(line)
+    except ValueError:
+        return line.split()
+
+
+def _override_key(line: str) -> str:
+    return line.split("=", 1)[0].lstrip("+~")
 
 
 def _join_negative_sort(args: list[str]) -> list[str]:

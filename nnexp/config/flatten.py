@@ -10,8 +10,21 @@ def flatten_config(cfg: Any, *, skip: tuple[str, ...] = ("hydra",)) -> dict[str,
     """``{"optimizer.lr": 0.01, "model.hidden_sizes": "[16, 16]", ...}`` from a DictConfig.
 
     Lists stay whole (one param, shown as ``[16, 16]``) so that architectures compare at a
-    glance in the MLflow UI; ``None`` becomes the string ``"null"`` as on the command line.
+    glance in the MLflow UI. Unset values (``None``: ``data.seed``, ``trainer.batch_size`` for
+    full batch, ``sweep`` outside a sweep) are left out rather than logged as the string
+    ``"null"``: a param holding ``null`` would read as a value, and a ``sweep`` param would
+    collide with a sweep parent's ``sweep.*`` columns in ``mlflow.search_runs``.
+    ``nnexp reproduce`` maps the missing keys back to null (:func:`leaf_keys`).
     """
+    return {key: value for key, value in _flat(cfg, skip).items() if value is not None}
+
+
+def leaf_keys(cfg: Any, *, skip: tuple[str, ...] = ("hydra",)) -> list[str]:
+    """Every dotted leaf key of ``cfg``, the unset (``None``) ones included."""
+    return list(_flat(cfg, skip))
+
+
+def _flat(cfg: Any, skip: tuple[str, ...]) -> dict[str, Any]:
     from omegaconf import OmegaConf
 
     container = OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, Mapping) else cfg
@@ -28,9 +41,7 @@ def _walk(node: Any, prefix: str, out: dict[str, Any], skip: tuple[str, ...]) ->
             _walk(value, f"{prefix}{key}.", out, skip)
         return
     key = prefix[:-1]
-    if node is None:
-        out[key] = "null"
-    elif isinstance(node, list):
+    if isinstance(node, list):
         out[key] = "[" + ", ".join(str(item) for item in node) + "]"
     else:
         out[key] = node

@@ -153,7 +153,9 @@ def run_sweep(cfg: Any, overrides: list[str]) -> dict[str, Any]:
 
             processes = spawn_workers(plan.command_overrides, spec.workers - 1)
         study, runs = _open(plan, worker)
-        _loop(plan, study, runs, show_progress=not worker and sys.stderr.isatty())
+        from nnexp.progress import interactive
+
+        _loop(plan, study, runs, show_progress=not worker and interactive())
         if spec.confirm.top_k:  # re-run the winners over fresh seeds (nnexp.sweep.confirm)
             from nnexp.sweep.confirm import run_confirm_phase
 
@@ -203,6 +205,8 @@ def _open(plan: SweepPlan, worker: bool) -> tuple[Any, Any]:
         study.sampler = build_sampler(
             spec.sampler, launch_index=launch, grid_space=plan.grid, warn=False
         )
+        if not worker and study.metric_names != spec.objective_metrics:
+            study.set_metric_names(spec.objective_metrics)  # the summary and dashboards name it
         if runs is not None:
             from omegaconf import OmegaConf
 
@@ -245,6 +249,7 @@ def _loop(plan: SweepPlan, study: Any, runs: Any, show_progress: bool) -> None:
         )
     from optuna.trial import TrialState
 
+    from nnexp.progress import interactive
     from nnexp.sweep.orphans import (
         WORKER_ATTR,
         TrialHeartbeat,
@@ -255,6 +260,7 @@ def _loop(plan: SweepPlan, study: Any, runs: Any, show_progress: bool) -> None:
 
     interval = heartbeat_interval(study)
     crashes, logged = 0, None
+    plain = not interactive()
     try:
         while deadline is None or time.monotonic() < deadline:
             trial = None
@@ -304,6 +310,11 @@ def _loop(plan: SweepPlan, study: Any, runs: Any, show_progress: bool) -> None:
             if bar is not None:
                 bar.n = done
                 bar.set_postfix(best=f"{best[0]:.4g}" if best else "-", refresh=True)
+            elif plain:  # a log (CI, nohup, | tee): one line per trial, whichever process ran it
+                from nnexp.progress import emit
+                from nnexp.sweep.trial_lines import trial_line
+
+                emit(trial_line(plan, study, trial.params, outcome, done))
     finally:
         if bar is not None:
             bar.close()

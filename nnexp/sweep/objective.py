@@ -60,6 +60,7 @@ class TrialCallback:
         self.running = running  # "minimize" | "maximize" | None (report the raw value)
         self.best: float | None = None
         self.run_id: str | None = None
+        self.last_report: tuple[int, float] | None = None  # (epoch, value) last told to Optuna
         self._lease = time.monotonic()
 
     def on_run_start(self, run_id: str) -> None:
@@ -82,6 +83,7 @@ class TrialCallback:
         if epoch % self.every:
             return
         self.trial.report(float(value), epoch)
+        self.last_report = (epoch, float(value))
         if self.prune and self.trial.should_prune():
             import optuna
 
@@ -137,6 +139,9 @@ def run_trial(plan: Any, study: Any, trial: Any, runs: Any) -> TrialOutcome:
         "overrides": shell_line(overrides),
         "command": command_line(overrides),
         **{f"trial.param.{k}": v for k, v in params.items()},
+        # for `nnexp runs`: the config keys the sweep varies, and the objective's metric
+        "nnexp.swept": ",".join(dim.key for dim in plan.dims),
+        "nnexp.objective": plan.spec.objective_metrics[0],
     }
     if RETRY_OF_ATTR in trial.user_attrs:
         tags["trial_retry_of"] = trial.user_attrs[RETRY_OF_ATTR]
@@ -190,6 +195,8 @@ def run_trial(plan: Any, study: Any, trial: Any, runs: Any) -> TrialOutcome:
             end_tags["trial_value"] = ",".join(repr(v) for v in outcome.values)
         if outcome.reason and outcome.state != "PRUNED":
             end_tags["trial_fail_reason"] = outcome.reason
+        if outcome.state == "PRUNED" and callback.last_report is not None:
+            end_tags["trial_pruned_epoch"], end_tags["trial_reported_value"] = callback.last_report
         runs.tag_run(outcome.run_id, end_tags)
     return outcome
 

@@ -90,6 +90,15 @@ def shown_value(row: dict[str, Any]) -> float | None:
     return steps[max(steps)] if steps else None
 
 
+def shown_state(row: dict[str, Any]) -> str:
+    """The state; a pruned trial's with the epoch it was pruned at (``PRUNED@25``), as in
+    ``nnexp runs``."""
+    steps = row["trial"].intermediate_values
+    if row["state"] == "PRUNED" and steps:
+        return f"PRUNED@{max(steps)}"
+    return row["state"]
+
+
 def summarize(study: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
     trials = counted_trials(study.get_trials(deepcopy=False))
     summary: dict[str, Any] = {
@@ -151,14 +160,15 @@ def format_table(
         f"({summary['n_complete']} complete, {summary['n_pruned']} pruned, "
         f"{summary['n_failed']} failed) in {where}"
     ]
+    metrics = objective_names(study)
     top = ranked(study, rows)[:top_k]
     if top:
         names = sorted({p for row in top for p in row["params"]})
-        header = ["#", "value", "state", *names, "run id"]
+        header = ["#", metrics[0], "state", *names, "run id"]
         table = [header]
         for row in top:
             table.append(
-                [str(row["number"]), _fmt(shown_value(row)), row["state"]]
+                [str(row["number"]), _fmt(shown_value(row)), shown_state(row)]
                 + [_fmt(row["params"].get(n)) for n in names]
                 + [row["run_id"] or "-"]
             )
@@ -167,12 +177,23 @@ def format_table(
             cells = "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True))
             lines.append("  " + cells.rstrip())
     if summary.get("best_command"):
-        values = ", ".join(_fmt(v) for v in summary["best_values"])
-        lines.append(f"  best: trial {summary['best_trial']} = {values}")
+        values = ", ".join(
+            f"{name} = {_fmt(v)}" for name, v in zip(metrics, summary["best_values"], strict=False)
+        )
+        lines.append(f"  best {values} (trial {summary['best_trial']})")
         lines.append(f"  re-run it: {summary['best_command']}")
     else:
         lines.append("  no trial completed")
     return "\n".join(lines)
+
+
+def objective_names(study: Any) -> list[str]:
+    """The objectives' metric names (``best_val_loss``), as the sweep set them on the study."""
+    n_values = len(study.directions)
+    names = study.metric_names
+    if names and len(names) == n_values:
+        return list(names)
+    return ["value"] if n_values == 1 else [f"value_{i}" for i in range(n_values)]
 
 
 def _seconds(trial: Any) -> float | None:

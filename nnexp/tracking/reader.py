@@ -89,6 +89,14 @@ class StoreReader:
             raise NnexpError(f"no experiment {name!r} in {self.display_uri}; experiments: {names}")
         return experiment.experiment_id
 
+    def run_counts(self) -> dict[str, int]:
+        """``{experiment name: number of active runs}`` (counted up to ``PAGE_SIZE``)."""
+        counts = {}
+        for experiment in self._client.search_experiments():
+            page = self._client.search_runs([experiment.experiment_id], max_results=PAGE_SIZE)
+            counts[experiment.name] = len(page)
+        return counts
+
     def experiment_name(self, experiment_id: str) -> str:
         return self._client.get_experiment(experiment_id).name
 

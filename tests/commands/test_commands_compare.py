@@ -80,3 +80,32 @@ def test_unknown_or_repeated_ids_are_one_line_errors(shared_store, runs):
         shared_store.command("compare", runs[0], runs[0][:8])
     with pytest.raises(NnexpError, match="the following arguments are required: RUN_ID"):
         shared_store.command("compare")
+
+
+def test_one_colour_per_run_train_dashed_validation_solid(shared_store, runs):
+    """What the PNG shows, read from the figure it is drawn from."""
+    from nnexp.commands.common import open_reader
+    from nnexp.commands.compare import read_curves
+    from nnexp.commands.curves import runs_figure
+
+    reader = open_reader(shared_store.uri)
+    curves = [read_curves(reader, reader.get_run(run_id)) for run_id in runs]
+    fig = runs_figure(curves, "two runs")
+    ax_loss, ax_accuracy = fig.axes
+    assert (ax_loss.get_ylabel(), ax_accuracy.get_ylabel()) == ("loss", "accuracy")
+    for ax, key in ((ax_loss, "loss"), (ax_accuracy, "accuracy")):
+        lines = ax.get_lines()
+        assert len(lines) == 4  # two runs x (train, validation), in that order
+        colours = []
+        for index, run_curves in enumerate(curves):
+            train, val = lines[2 * index], lines[2 * index + 1]
+            assert (train.get_linestyle(), val.get_linestyle()) == ("--", "-")
+            assert train.get_color() == val.get_color()  # one colour per run
+            colours.append(train.get_color())
+            for line, part in ((train, "train"), (val, "val")):
+                steps, values = zip(*run_curves.series[f"{part}_{key}"], strict=True)
+                assert list(line.get_xdata()) == list(steps) == list(range(1, 7))
+                assert list(line.get_ydata()) == list(values)
+        assert colours[0] != colours[1]
+    legend = [text.get_text() for text in fig.legends[0].get_texts()]
+    assert legend == [c.label for c in curves] + ["train", "validation"]

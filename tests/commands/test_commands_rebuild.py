@@ -42,6 +42,24 @@ def test_params_of_the_wrong_type_or_unknown_keys_are_errors():
         config_from_yaml("trainer:\n  epochs: many\n", "abc")
 
 
+def test_unset_values_are_not_params_and_come_back_as_null():
+    cfg = compose_config(["trainer.batch_size=null"], validate=False)
+    params = {key: str(value) for key, value in flatten_config(cfg).items()}
+    assert not {"sweep", "data.seed", "trainer.batch_size", "data.path"} & set(params)
+    assert "null" not in params.values() and "None" not in params.values()
+    rebuilt = config_from_params(params)
+    assert rebuilt.trainer.batch_size is None and rebuilt.data.seed is None
+    assert rebuilt.sweep is None
+    # runs recorded before: "null" strings rebuild the same config and match it
+    old = {**params, "sweep": "null", "data.seed": "null", "trainer.batch_size": "null"}
+    assert OmegaConf.to_container(config_from_params(old)) == OmegaConf.to_container(rebuilt)
+    assert record_mismatch(rebuilt, old) is None
+    # a key that cannot be null is an incomplete record, not a silent default
+    del params["trainer.epochs"]
+    with pytest.raises(NnexpError, match=r"param trainer.epochs is missing"):
+        config_from_params(params)
+
+
 def test_a_missing_or_extra_param_is_a_mismatch():
     cfg = compose_config()
     params = {key: str(value) for key, value in flatten_config(cfg).items()}

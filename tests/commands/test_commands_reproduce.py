@@ -87,8 +87,16 @@ def test_tampered_final_metric_is_detected(store, capsys):
 
 
 def test_config_rebuilt_from_params_when_the_artifact_is_gone(store, capsys):
-    run_id = store.make_run("optimizer=sgd", "optimizer.lr=0.05", "data=circles")
+    run_id = store.make_run(
+        "optimizer=sgd", "optimizer.lr=0.05", "data=circles", "trainer.batch_size=null"
+    )
+    params = store.client().get_run(run_id).data.params
+    # unset values are not logged (no "null" strings, no sweep=null outside a sweep) ...
+    assert "null" not in params.values()
+    assert not {"sweep", "data.seed", "trainer.batch_size", "tracking.run_name"} & set(params)
+    assert params["trainer.epochs"] == "6"
     (store.artifacts / run_id / "artifacts" / "config.yaml").unlink()
+    # ... and come back as null: a batch size of 32 (the schema's default) would train otherwise
     assert store.command("reproduce", run_id) == 0
     out = capsys.readouterr().out
     assert "config: params (no config.yaml artifact)" in out
@@ -116,12 +124,27 @@ def test_version_differences_are_warnings_not_failures(store, capsys):
     client = store.client()
     client.set_tag(run_id, "numpy_version", "0.0.1")
     client.set_tag(run_id, "blas", "refblas 0.1")
+    client.set_tag(run_id, "git_commit", "0123456789abcdef0123456789abcdef01234567")
+    client.set_tag(run_id, "nnexp_version", "0.0.0")
+    client.set_tag(run_id, "git_dirty", "true")
     assert store.command("reproduce", run_id) == 0
     captured = capsys.readouterr()
     assert "result: bit-identical" in captured.out
     warnings = [line for line in captured.err.splitlines() if line.startswith("nnexp: warning:")]
+    assert len(warnings) == 5, warnings  # the README's claim: a warning each, not a failure
     assert any("numpy version differs: the run recorded 0.0.1" in w for w in warnings)
     assert any("BLAS differs: the run recorded refblas 0.1" in w for w in warnings)
+    assert any(
+        "git commit differs: the run recorded 0123456789abcdef0123456789abcdef01234567" in w
+        for w in warnings
+    )
+    assert any("nnexp version differs: the run recorded 0.0.0" in w for w in warnings)
+    assert any("uncommitted changes (git_dirty=true)" in w for w in warnings)
+    # and without a difference there is no warning
+    run_id = store.make_run()
+    assert store.command("reproduce", run_id) == 0
+    err = capsys.readouterr().err
+    assert not [line for line in err.splitlines() if "differs" in line], err
 
 
 class TrialPruned(Exception):

@@ -39,8 +39,9 @@ def test_only_params_that_differ_are_columns(shared_store, three_runs, capsys):
     assert lines[0] == "experiment 'nnexp': 3 runs, best_val_loss lowest first"
     assert lines[-1] == f"store: {shared_store.uri}"
     header = lines[1].split()
-    assert header[:3] == ["run", "hidden_sizes", "lr"]
-    assert header[3:] == [
+    # the params the runs were given on the command line, in that order, then the name
+    assert header[:4] == ["run", "name", "lr", "hidden_sizes"]
+    assert header[4:] == [
         "final_train",
         "final_val",
         "best_val",
@@ -49,8 +50,11 @@ def test_only_params_that_differ_are_columns(shared_store, three_runs, capsys):
         "diagnosis",
         "state",
     ]
-    for equal in ("activation", "n_samples", "epochs", "seed", "uri", "name"):
+    for equal in ("activation", "n_samples", "epochs", "seed", "uri"):
         assert equal not in header
+    assert header.count("name") == 1  # the run name; model.name is equal in every run
+    small = next(line for line in lines if line.startswith(three_runs["small-slow"][:8]))
+    assert small.split()[1] == "mlp-mo…003-s0"  # mlp-moons-adam-lr0.003-s0, cut to fit 120
     big = next(line for line in lines if line.startswith(three_runs["big-fastest"][:8]))
     assert "[32, 32]" in big and " 0.3 " in big and big.rstrip().endswith("FINISHED")
     assert any(
@@ -69,22 +73,22 @@ def test_default_sort_is_best_val_loss_lowest_first(shared_store, three_runs, ca
 @pytest.mark.parametrize(
     "args",
     [
-        ("--sort", "-final_val_accuracy"),
-        ("--sort=-final_val_accuracy",),
-        ("--sort", "final_val_accuracy", "--desc"),
+        ("--sort", "-final_train_accuracy"),
+        ("--sort=-final_train_accuracy",),
+        ("--sort", "final_train_accuracy", "--desc"),
     ],
 )
 def test_sort_by_any_metric_highest_first(shared_store, three_runs, capsys, args):
+    values = {r: metric(shared_store, r, "final_train_accuracy") for r in three_runs.values()}
+    assert len(set(values.values())) == 3, values  # distinct, so the order is decided
     lines = table(shared_store, capsys, *args)
-    ids = sorted(
-        three_runs.values(),
-        key=lambda r: -metric(shared_store, r, "final_val_accuracy"),
-    )
-    # ties keep the newest run first, as the table does
-    if len({metric(shared_store, r, "final_val_accuracy") for r in ids}) == 3:
-        assert row_ids(lines, 3) == [run_id[:8] for run_id in ids]
-    assert "final_val_accuracy highest first" in lines[0]
-    assert "final_val_accuracy" in lines[1].split()  # the sort metric gets a column
+    highest_first = sorted(values, key=lambda r: -values[r])
+    assert row_ids(lines, 3) == [run_id[:8] for run_id in highest_first]
+    assert "final_train_accuracy highest first" in lines[0]
+    assert "final_train_accuracy" in lines[1].split()  # the sort metric gets a column
+    # and without -/--desc the same metric sorts the other way
+    lines = table(shared_store, capsys, "--sort", "final_train_accuracy")
+    assert row_ids(lines, 3) == [run_id[:8] for run_id in reversed(highest_first)]
 
 
 def test_limit_keeps_the_best(shared_store, three_runs, capsys):
@@ -108,7 +112,7 @@ def test_parent_lists_only_its_children(store, capsys):
         ]
     lines = table(store, capsys, "--parent", p.run_id)
     assert lines[0].startswith(f"runs of multirun {p.run_id[:8]} (grid)")
-    assert lines[1].split()[:2] == ["run", "activation"]
+    assert lines[1].split()[:3] == ["run", "name", "activation"]
     assert sorted(row_ids(lines, 2)) == sorted(k[:8] for k in kids)
     assert loner[:8] not in "\n".join(lines)
     # the experiment table shows all three training runs and names the parent below it
@@ -152,7 +156,8 @@ def test_wide_tables_drop_the_params_that_do_not_fit():
     lines = format_table(runs)
     assert all(len(line) <= 120 for line in lines), "\n".join(lines)
     header = lines[0].split()
-    shown = header[1:-5]  # then final_train, final_val, best_val, diagnosis, state
+    assert header[:2] == ["run", "name"]
+    shown = header[2:-5]  # then final_train, final_val, best_val, diagnosis, state
     assert 1 <= len(shown) < len(keys)
     assert shown[0] == "some_ra…r_name_0"  # cut in the middle: the distinguishing end stays
     assert len(set(shown)) == len(shown)
@@ -183,3 +188,69 @@ def test_help_works(tmp_path, cli):
     assert result.stdout.startswith("usage: python -m nnexp runs")
     for option in ("--experiment", "--parent", "--sort", "--desc", "--limit", "--tracking-uri"):
         assert option in result.stdout
+
+
+def test_varied_params_come_first_swept_keys_before_command_line_keys():
+    from nnexp.commands.runs import varied_params
+
+    runs = [
+        fake_run(i, {"a.x": str(i), "model.name": f"m{i}", "model.width": str(i), "z": str(i)}, 1)
+        for i in range(3)
+    ]
+    for run in runs:
+        run.tags.update({"nnexp.swept": "model", "overrides": "z=1 'a.x=2'"})
+    differing = ["a.x", "model.name", "model.width", "z"]
+    assert varied_params(runs, differing) == ["model.name", "model.width", "z", "a.x"]
+    header = format_table(runs)[0].split()
+    assert header[:6] == ["run", "name", "model.name", "width", "z", "x"]
+
+
+def test_a_pruned_trial_shows_its_epoch_and_last_reported_value():
+    run = fake_run(1, {}, best=0.5)
+    run.metrics = {"train_loss": 0.61, "val_loss": 0.72}  # its last epoch only
+    run.tags.update(
+        {
+            "trial_state": "PRUNED",
+            "trial_pruned_epoch": "25",
+            "trial_reported_value": "0.6543",
+            "nnexp.objective": "best_val_loss",
+        }
+    )
+    done = fake_run(2, {}, best=0.3)
+    lines = format_table([done, run])
+    header, row = lines[0].split(), lines[2].split()
+    cells = dict(zip(header, row, strict=True))
+    assert cells == {
+        "run": "1" * 8,
+        "name": "run-1",
+        "final_train": "0.61",
+        "final_val": "0.72",
+        "best_val": "0.6543",
+        "diagnosis": "good",
+        "state": "PRUNED@25",
+    }
+    assert any(line.startswith("PRUNED@N: pruned at epoch N") for line in lines)
+
+
+def test_without_experiment_the_others_holding_runs_are_named(store, capsys):
+    assert table(store, capsys) == [
+        "experiment 'nnexp' has no runs (it does not exist)",
+        f"store: {store.uri}",
+    ]
+    store.make_run("tracking.experiment_name=xor-study")
+    lines = table(store, capsys)
+    assert lines[:2] == [
+        "experiment 'nnexp' has no runs (it does not exist)",
+        "other experiments with runs: xor-study (1 runs); show one with --experiment NAME",
+    ]
+    store.make_run()
+    lines = table(store, capsys)
+    assert lines[0] == "experiment 'nnexp': 1 runs, best_val_loss lowest first"
+    assert lines[-2:] == [
+        "other experiments with runs: xor-study (1 runs); show one with --experiment NAME",
+        f"store: {store.uri}",
+    ]
+    # naming the experiment shows just it
+    lines = table(store, capsys, "--experiment", "xor-study")
+    assert lines[0] == "experiment 'xor-study': 1 runs, best_val_loss lowest first"
+    assert not any(line.startswith("other experiments") for line in lines)

@@ -57,9 +57,11 @@ def test_runs_of_a_sweep_show_the_sampled_lr(sweep, monkeypatch, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith(f"runs of sweep {parent.info.run_id[:8]} (sweep lr)")
     header = lines[1].split()
-    assert header[:3] == ["run", "lr", "seed"]  # sampled lr and per-trial seed differ
+    # the swept lr first, then the per-trial seed (set on each trial's override line)
+    assert header[:4] == ["run", "name", "lr", "seed"]
     rows = lines[2:4]
     assert {row.split()[0] for row in rows} == {t.info.run_id[:8] for t in trials}
+    assert {row.split()[1] for row in rows} == {t.info.run_name for t in trials}
     assert all(row.split()[-1] == "COMPLETE" for row in rows)
 
 

@@ -49,6 +49,16 @@ def test_thinned_run_records_those_steps_and_reproduces(store, capsys):
         assert steps == [1, 4, 8, 10], key
     history = client.get_metric_history(run_id, "val_loss")
     assert run.data.metrics["final_val_loss"] == max(history, key=lambda m: m.step).value
+    # the README's claim: history.csv keeps every epoch (and its epoch_time), thinned or not
+    import csv
+
+    path = client.download_artifacts(run_id, "history.csv", str(store.root))
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(row["epoch"]) for row in rows] == list(range(1, 11))
+    assert all(float(row["epoch_time"]) > 0 for row in rows)
+    logged = {m.step: m.value for m in history}
+    assert {e: float(rows[e - 1]["val_loss"]) for e in logged} == logged  # the same values
     assert store.command("reproduce", run_id) == 0
     out = capsys.readouterr().out
     assert "x 4 epochs" in out and "result: bit-identical" in out

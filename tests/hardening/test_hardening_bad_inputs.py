@@ -298,10 +298,24 @@ def outcomes(
         return {outcome.case.id: outcome for outcome in done}
 
 
-def test_the_table_covers_every_category() -> None:
-    categories = {case.category for case in CASES}
-    assert categories == {"config", "sweep", "data", "store", "commands"}
-    assert len(CASES) >= 25 and len({case.id for case in CASES}) == len(CASES)
+def test_every_config_group_and_subcommand_has_a_bad_input_case() -> None:
+    """Checked against nnexp itself, not against this table: a config group (``conf/``, and
+    ``experiment``) or a subcommand added without a bad-input case fails here."""
+    from nnexp.cli import SUBCOMMANDS
+    from nnexp.config.store import CONF_DIR
+
+    groups = {path.name for path in CONF_DIR.iterdir() if path.is_dir()} | {"experiment"}
+    unknown_option = {
+        group
+        for group in groups
+        for case in CASES
+        if f"unknown option 'nope' for '{group}'" in case.expect
+        or case.expect.endswith(f"for '{group}'")
+    }
+    assert unknown_option == groups, sorted(groups - unknown_option)
+    commands = {case.args[0] for case in CASES if case.category == "commands"}
+    assert commands == set(SUBCOMMANDS)
+    assert len({case.id for case in CASES}) == len(CASES)
 
 
 @pytest.mark.slow

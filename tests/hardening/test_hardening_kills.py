@@ -98,6 +98,18 @@ def _name(sig: int) -> str:
     return signal.Signals(sig).name
 
 
+def _landed(sig: int, code: int | None) -> bool:
+    """Whether the signal is what ended the process: nnexp's exit code for it (130, 143) or
+    death by it (-9). A signal sent as the process was exiting anyway (exit 0) did not land."""
+    return code in (EXIT_CODES.get(sig), -sig)
+
+
+def _assert_landed(landed: Counter, sent: int, minimum: int, what: str) -> None:
+    """At least ``minimum`` of the ``sent`` kills ended their process: the scenario tested
+    kills, not processes that had finished by themselves."""
+    assert sum(landed.values()) >= minimum, f"{what}: {dict(landed)} of {sent} kills landed"
+
+
 # -- single runs -------------------------------------------------------------------------------------
 def test_kill_while_the_store_is_created_leaves_a_usable_store(tmp_path: Path) -> None:
     """SIGKILL while MLflow creates a new SQLite store: the next start still opens it.
@@ -136,12 +148,15 @@ def test_single_run_killed_at_random_then_rerun(tmp_path: Path) -> None:
     seen: set[str] = set()
     killed_9: set[str] = set()
     stopped: set[str] = set()
+    landed: Counter = Counter()
     for sig in signals:
         before = run_ids(db)
         process = start(SINGLE, tmp_path)
         moment = _kill_at_random(process, db, rng, sig, "run")
         code, _, err = finish(process, EXIT_TIMEOUT)
-        KILLS[_name(sig) if moment else "missed", "single run"] += 1
+        hit = moment is not None and _landed(sig, code)
+        landed[_name(sig)] += hit
+        KILLS[_name(sig) if hit else "missed", "single run"] += 1
         new = run_ids(db) - before
         assert len(new) <= 1, new
         context = f"{_name(sig)} {moment}: exit {code}\n{err}"
@@ -164,6 +179,8 @@ def test_single_run_killed_at_random_then_rerun(tmp_path: Path) -> None:
         if new:  # this start got as far as its run: it ended the SIGKILLed runs before it first
             assert not (killed_9 - new) & run_ids(db, "RUNNING"), context
         seen |= new
+    _assert_landed(landed, len(signals), 6, "single run")
+    assert all(landed[_name(sig)] for sig in set(signals)), dict(landed)  # each kind, once
     done = run(SINGLE, tmp_path, timeout=EXIT_TIMEOUT)
     assert done.returncode == 0, done.stderr
     assert len(re.findall(r"was left RUNNING", done.stderr)) <= len(killed_9)
@@ -258,12 +275,15 @@ def _sweep_rounds(
     db = folder / "mlruns" / "mlflow.db"
     completed: dict[int, float] = {}
     orphans = 0
+    landed: Counter = Counter()
     for sig, whole_group in kills:
         process = start(args, folder)
         moment = _kill_at_random(process, db, rng, sig, "trial", whole_group)
         code, _, err = finish(process, EXIT_TIMEOUT)
         wait_group_gone(process.pid, EXIT_TIMEOUT)  # its workers too
-        KILLS[_name(sig) if moment else "missed", scenario] += 1
+        hit = moment is not None and _landed(sig, code)
+        landed[_name(sig)] += hit
+        KILLS[_name(sig) if hit else "missed", scenario] += 1
         orphans += err.count("was orphaned")
         context = f"{_name(sig)} {moment}: exit {code}\n{err}"
         if moment is None:
@@ -276,6 +296,8 @@ def _sweep_rounds(
         now = _completed(folder)
         assert all(now.get(n) == v for n, v in completed.items()), "a completed trial changed"
         completed = now
+    # a sweep of 16 x 200-epoch trials outlives a kill 0-2 s into a trial: all but one land
+    _assert_landed(landed, len(kills), len(kills) - 1, scenario)
     return completed, orphans
 
 
@@ -329,12 +351,15 @@ def test_two_launches_of_one_sweep_killed_one_after_the_other(tmp_path: Path) ->
     rng.shuffle(signals)
     completed: dict[int, float] = {}
     orphans = 0
+    landed: Counter = Counter()
     for first_sig, second_sig in zip(signals[::2], signals[1::2], strict=True):
         first, second = start(args, tmp_path), start(args, tmp_path)
         for process, sig in ((first, first_sig), (second, second_sig)):
             moment = _kill_at_random(process, db, rng, sig, "trial")
             code, _, err = finish(process, EXIT_TIMEOUT)
-            KILLS[_name(sig) if moment else "missed", "sweep, 2 launches"] += 1
+            hit = moment is not None and _landed(sig, code)
+            landed[_name(sig)] += hit
+            KILLS[_name(sig) if hit else "missed", "sweep, 2 launches"] += 1
             orphans += err.count("was orphaned")
             context = f"{_name(sig)} {moment}: exit {code}\n{err}"
             expected = (0,) if moment is None else (EXIT_CODES.get(sig, -sig), 0, -sig)
@@ -342,5 +367,6 @@ def test_two_launches_of_one_sweep_killed_one_after_the_other(tmp_path: Path) ->
         now = _completed(tmp_path)
         assert all(now.get(n) == v for n, v in completed.items()), "a completed trial changed"
         completed = now
+    _assert_landed(landed, len(signals), len(signals) - 1, "sweep, 2 launches")
     reaped, _ = _finish_sweep(tmp_path, args, n_trials, completed)
     KILLS["orphans reaped", "sweep, 2 launches"] += orphans + reaped

@@ -1,4 +1,4 @@
-"""Every bad argument raises ValueError whose message names the bad value."""
+"""Every bad argument raises ValueError whose message names the argument and its bad value."""
 
 from __future__ import annotations
 
@@ -13,50 +13,92 @@ P = [np.ones(3)]
 BAD = [
     (lambda: MLP([2]), "[2]"),
     (lambda: MLP("2,3"), "'2,3'"),
-    (lambda: MLP([2, 0, 1]), "0"),
-    (lambda: MLP([2, 2.5, 1]), "2.5"),
+    (lambda: MLP([2, 0, 1]), "sizes[1] must be >= 1, got 0"),
+    (lambda: MLP([2, 2.5, 1]), "sizes[1] must be an integer, got 2.5"),
     (lambda: MLP([2, 3], activation="swish"), "'swish'"),
     (lambda: MLP([2, 3], output="tanh"), "'tanh'"),
     (lambda: MLP([2, 3], output="softmax", loss="bce"), "'bce'"),
     (lambda: MLP([2, 3], loss="hinge"), "'hinge'"),
     (lambda: MLP([2, 3], init="orthogonal"), "'orthogonal'"),
-    (lambda: MLP([2, 3], init="normal", init_kwargs={"std": -1.0}), "-1.0"),
-    (lambda: MLP([2, 3], init="he_normal", init_kwargs={"std": 1.0}), "std"),
-    (lambda: MLP([2, 3], dropout=1.0), "1.0"),
-    (lambda: MLP([2, 3], dropout=-0.1), "-0.1"),
-    (lambda: MLP([2, 3], dtype=np.float16), "float16"),
-    (lambda: MLP([2, 3], dtype="int32"), "int32"),
+    (lambda: MLP([2, 3], init="normal", init_kwargs={"std": -1.0}), "std must be > 0.0, got -1.0"),
+    (lambda: MLP([2, 3], init="he_normal", init_kwargs={"std": 1.0}), "argument(s) std for"),
+    (lambda: MLP([2, 3], dropout=1.0), "dropout must be in [0.0, 1.0), got 1.0"),
+    (lambda: MLP([2, 3], dropout=-0.1), "dropout must be in [0.0, 1.0), got -0.1"),
+    (
+        lambda: MLP([2, 3], dtype=np.float16),
+        "dtype must be one of float32, float64, got <class 'numpy.float16'>",
+    ),
+    (lambda: MLP([2, 3], dtype="int32"), "dtype must be one of float32, float64, got 'int32'"),
     (lambda: MLP([2, 3], rng="seed"), "'seed'"),
     (
         lambda: MLP([2, 3], activation="leaky_relu", activation_kwargs={"negative_slope": 2.0}),
-        "2.0",
+        "negative_slope must be in [0.0, 1.0), got 2.0",
     ),
-    (lambda: Dropout(1.5), "1.5"),
-    (lambda: Dense(0, 3, rng=np.random.default_rng(0)), "0"),
-    (lambda: Dense(2, 3), "None"),
+    (lambda: Dropout(1.5), "dropout p must be in [0.0, 1.0), got 1.5"),
+    (lambda: Dense(0, 3, rng=np.random.default_rng(0)), "d_in must be >= 1, got 0"),
+    (lambda: Dense(2, 3), "needs rng (a numpy.random.Generator) to draw W, got None"),
     (lambda: get_initializer("lecun"), "'lecun'"),
     (lambda: make_optimizer("adagrad", P, lr=0.1), "'adagrad'"),
     (lambda: make_optimizer("sgd", P, lr=-1.0), "lr must be > 0.0, got -1.0"),
-    (lambda: make_optimizer("sgd", P, lr=0), "got 0"),
-    (lambda: make_optimizer("sgd", P, lr=float("nan")), "nan"),
-    (lambda: make_optimizer("sgd", P, lr="0.1"), "'0.1'"),
-    (lambda: make_optimizer("sgd", P, lr=0.1, momentum=-0.5), "-0.5"),
+    (lambda: make_optimizer("sgd", P, lr=0), "lr must be > 0.0, got 0"),
+    (lambda: make_optimizer("sgd", P, lr=float("nan")), "lr must be > 0.0, got nan"),
+    (lambda: make_optimizer("sgd", P, lr="0.1"), "lr must be a real number, got '0.1'"),
+    (
+        lambda: make_optimizer("sgd", P, lr=0.1, momentum=-0.5),
+        "momentum must be in [0.0, 1.0), got -0.5",
+    ),
     (lambda: make_optimizer("sgd", P, lr=0.1, nesterov=True), "momentum=0.0"),
     (lambda: make_optimizer("sgd", P, lr=0.1, nesterov="yes"), "'yes'"),
-    (lambda: make_optimizer("momentum", P, lr=0.1, momentum=1.0), "1.0"),
-    (lambda: make_optimizer("momentum", P, lr=0.1, momentum=0.0), "0.0"),
-    (lambda: make_optimizer("sgd", P, lr=0.1, weight_decay=-0.01), "-0.01"),
-    (lambda: make_optimizer("sgd", P, lr=0.1, dampening=1.5), "1.5"),
-    (lambda: make_optimizer("adam", P, lr=0.1, betas=(0.9, 1.0)), "1.0"),
-    (lambda: make_optimizer("adam", P, lr=0.1, betas=0.9), "0.9"),
-    (lambda: make_optimizer("adam", P, lr=0.1, eps=0.0), "0.0"),
+    (
+        lambda: make_optimizer("momentum", P, lr=0.1, momentum=1.0),
+        "momentum must be in [0.0, 1.0), got 1.0",
+    ),
+    (
+        lambda: make_optimizer("momentum", P, lr=0.1, momentum=0.0),
+        "momentum must be in (0, 1) for optimizer 'momentum', got 0.0",
+    ),
+    (
+        lambda: make_optimizer("sgd", P, lr=0.1, weight_decay=-0.01),
+        "weight_decay must be >= 0.0, got -0.01",
+    ),
+    (
+        lambda: make_optimizer("sgd", P, lr=0.1, dampening=1.5),
+        "dampening must be in [0.0, 1.0], got 1.5",
+    ),
+    (
+        lambda: make_optimizer("adam", P, lr=0.1, betas=(0.9, 1.0)),
+        "betas[1] must be in [0.0, 1.0), got 1.0",
+    ),
+    (
+        lambda: make_optimizer("adam", P, lr=0.1, betas=0.9),
+        "betas must be a pair (beta1, beta2), got 0.9",
+    ),
+    (lambda: make_optimizer("adam", P, lr=0.1, eps=0.0), "eps must be > 0.0, got 0.0"),
     (lambda: make_optimizer("adam", P, lr=0.1, momentum=0.9), "momentum"),
-    (lambda: make_optimizer("adamw", P, lr=0.1, weight_decay=-1), "-1"),
-    (lambda: make_optimizer("rmsprop", P, lr=0.1, alpha=1.2), "1.2"),
-    (lambda: make_optimizer("rmsprop", P, lr=0.1, centered=1), "1"),
-    (lambda: make_optimizer("sgd", [], lr=0.1), "empty"),
-    (lambda: make_optimizer("sgd", [np.ones(2, dtype=int)], lr=0.1), "int64"),
-    (lambda: make_optimizer("sgd", [[1.0, 2.0]], lr=0.1), "list"),
+    (
+        lambda: make_optimizer("adamw", P, lr=0.1, weight_decay=-1),
+        "weight_decay must be >= 0.0, got -1",
+    ),
+    (
+        lambda: make_optimizer("rmsprop", P, lr=0.1, alpha=1.2),
+        "alpha must be in [0.0, 1.0), got 1.2",
+    ),
+    (
+        lambda: make_optimizer("rmsprop", P, lr=0.1, centered=1),
+        "centered must be True or False, got 1",
+    ),
+    (
+        lambda: make_optimizer("sgd", [], lr=0.1),
+        "params must be a non-empty list of arrays, got an empty list",
+    ),
+    (
+        lambda: make_optimizer("sgd", [np.ones(2, dtype=int)], lr=0.1),
+        "params[0] must be a float numpy array, got ndarray of dtype int64",
+    ),
+    (
+        lambda: make_optimizer("sgd", [[1.0, 2.0]], lr=0.1),
+        "params[0] must be a float numpy array, got list",
+    ),
 ]
 
 

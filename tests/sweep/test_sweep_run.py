@@ -86,6 +86,22 @@ def test_eight_trial_lr_sweep_gives_eight_children_under_one_parent(bench, capsy
     out = capsys.readouterr().out
     assert "8 trials (8 complete, 0 pruned, 0 failed)" in out
     assert f"re-run it: {summary['best_command']}" in out
+    # the summary names the metric; the optuna study carries it too (dashboards show it)
+    assert f"  best best_val_loss = {best.value:.4g} (trial {best.number})" in out.splitlines()
+    assert any(line.split()[:3] == ["#", "best_val_loss", "state"] for line in out.splitlines())
+    assert study.metric_names == ["best_val_loss"]
+    # not a terminal: one plain line per trial, with its value, params and the best so far
+    lines = [line for line in out.splitlines() if line.startswith("nnexp: trial ")]
+    assert len(lines) == 8
+    running_best = math.inf
+    for trial, line in zip(trials, lines, strict=True):
+        running_best = min(running_best, trial.value)
+        leader = min((t for t in trials[: trial.number + 1]), key=lambda t: t.value)
+        assert line.startswith(
+            f"nnexp: trial {trial.number}/8 COMPLETE  best_val_loss {trial.value:.4g}  "
+            f"lr={trial.params['lr']:.4g}  ("
+        ), line
+        assert line.endswith(f"best so far {running_best:.4g} (trial {leader.number})"), line
 
     # pasting the best override line re-creates the trial exactly
     overrides = shlex.split(summary["best_overrides"])
@@ -103,7 +119,7 @@ def new_journal_study(bench, name: str) -> optuna.Study:
     return optuna.create_study(study_name=name, storage=storage)
 
 
-def test_pruner_prunes_a_hopeless_trial(bench) -> None:
+def test_pruner_prunes_a_hopeless_trial(bench, capsys) -> None:
     study = new_journal_study(bench, "prune")
     for lr in (0.05, 0.02, 1e-4):  # two that learn, then one that cannot in 12 epochs
         study.enqueue_trial({"lr": lr})
@@ -129,7 +145,32 @@ def test_pruner_prunes_a_hopeless_trial(bench) -> None:
     run = next(c for c in bench.parents_and_children()[1] if c.data.tags["trial_number"] == "2")
     assert run.info.status == "FINISHED"  # not a crash
     assert run.data.tags["trial_state"] == "PRUNED"
-    assert run.data.metrics["epochs_run"] < 12 if "epochs_run" in run.data.metrics else True
+    # it stopped at the epoch of its last report: that is its last logged epoch
+    pruned_at = max(pruned.intermediate_values)
+    history = bench.client().get_metric_history(run.info.run_id, "val_loss")
+    assert max(point.step for point in history) == pruned_at < 12
+    assert "epochs_run" not in run.data.metrics  # a pruned run stops before its final metrics
+    assert run.data.tags["trial_pruned_epoch"] == str(pruned_at)
+    reported = pruned.intermediate_values[pruned_at]
+    assert float(run.data.tags["trial_reported_value"]) == reported
+    out = capsys.readouterr().out
+    assert f"nnexp: trial 2/3 PRUNED  pruned at epoch {pruned_at} (val_loss={reported:.4g})" in out
+    summary_row = ["2", f"{reported:.4g}", f"PRUNED@{pruned_at}", "0.0001"]
+    assert any(line.split()[:4] == summary_row for line in out.splitlines()), out
+
+    # `runs --parent` shows its last reported value and the epoch it was pruned at, not "-"
+    from nnexp.commands.runs import main as runs_main
+
+    parent_id = run.data.tags["mlflow.parentRunId"]
+    assert runs_main(["--parent", parent_id, "--tracking-uri", bench.store_uri]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = lines[1].split()
+    assert header[:3] == ["run", "name", "lr"]  # the swept key first
+    row = next(line.split() for line in lines if line.startswith(run.info.run_id[:8]))
+    assert row[1] == "prune-2" and row[-1] == f"PRUNED@{pruned_at}"
+    cells = dict(zip(header, row, strict=False))
+    assert cells["best_val"] == f"{reported:.4g}"
+    assert cells["final_val"] == f"{history[-1].value:.4g}"
 
 
 def test_diverging_trial_is_recorded_and_the_sweep_goes_on(bench) -> None:

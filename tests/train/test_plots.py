@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from nnexp.diagnosis import diagnose
-from nnexp.plots import plot_learning_curves
+from nnexp.plots import learning_curves_figure, plot_learning_curves
 from nnexp.train import History
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -100,6 +101,35 @@ def test_log_scale_regression_and_diverged(tmp_path):
     h = History(epochs=recs, stop_reason="diverged: loss=nan at epoch 31", diverged=True)
     out = plot_learning_curves(h, tmp_path / "r.png", diagnosis=diagnose(h, 1.0))
     assert png_size(out)[0] == 1000 and out.stat().st_size > 20_000
+
+    # what the PNG shows, read from the figure it is drawn from
+    fig = learning_curves_figure(h, diagnosis=diagnose(h, 1.0))
+    ax_loss, ax_r2 = fig.axes
+    assert ax_loss.get_yscale() == "log"  # train loss 95.7 .. 0.0045: over four decades
+    assert ax_r2.get_yscale() == "linear" and ax_r2.get_ylabel() == "R²"
+    curves = {line.get_label(): line for line in ax_loss.get_lines()}
+    assert list(curves["train"].get_ydata()) == [r["train_loss"] for r in recs]
+    assert list(curves["validation"].get_ydata()) == [r["val_loss"] for r in recs]
+    diverged = [
+        line
+        for line in ax_loss.get_lines()
+        if list(line.get_xdata()) == [31, 31] and line.get_color() == "#6a1b9a"
+    ]
+    assert len(diverged) == 1  # the purple line one epoch after the last finite one
+    assert "diverged " in [text.get_text() for text in ax_loss.texts]
+
+
+@pytest.mark.parametrize("span, scale", [(90.0, "linear"), (110.0, "log")])
+def test_log_axis_only_over_two_decades(span, scale):
+    """max/min of the losses above 100 gives a log axis, below it a linear one."""
+    losses = np.geomspace(span, 1.0, 20)
+    recs = [
+        {"epoch": e, "train_loss": float(v), "val_loss": float(v)}
+        for e, v in enumerate(losses, start=1)
+    ]
+    fig = learning_curves_figure(History(epochs=recs, stop_reason="completed"))
+    [ax_loss] = fig.axes
+    assert ax_loss.get_yscale() == scale
 
 
 def test_empty_history_still_plots(tmp_path):
