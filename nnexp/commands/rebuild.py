@@ -100,7 +100,7 @@ def parse_param(text: str, kind: Any, what: str = "a param") -> Any:
     What YAML leaves as text (``1e-08``) is converted by OmegaConf to the key's type. Strings
     are literal: a ``${...}`` in a param is text, never evaluated (:func:`.record_yaml.literal`).
     """
-    from nnexp.commands.record_yaml import RecordRefused, literal, load_record_yaml
+    from nnexp.commands.record_yaml import literal, load_record_yaml
 
     if text == "null":
         return None
