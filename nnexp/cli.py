@@ -21,7 +21,18 @@ TRACEBACK_ENV = "NNEXP_TRACEBACK"
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the process exit code (also used by ``python -m nnexp``)."""
+    """Entry point; returns the process exit code (also used by ``python -m nnexp``).
+
+    Everything printed meanwhile, by nnexp or any library, passes through password redaction
+    (:mod:`nnexp.redacted_output`).
+    """
+    from nnexp.redacted_output import redacted_console
+
+    with redacted_console():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     if argv is not None:
         sys.argv = [sys.argv[0], *argv]
     from nnexp.signals import install_signal_handlers, raise_if_stop_requested

@@ -224,14 +224,15 @@ def final_metrics(history: Any, baseline: float) -> dict[str, float]:
 def _run_tags(
     cfg: Any, overrides: Sequence[str], splits: Any, dataset: Any, extra: Mapping[str, Any] | None
 ) -> dict[str, Any]:
+    from nnexp.cmdline import command_line, shell_line
     from nnexp.provenance import provenance
 
     tags: dict[str, Any] = dict(provenance())
     tags.update(
         {
             "seed": cfg.seed,
-            "overrides": " ".join(overrides),
-            "command": "python -m nnexp " + " ".join(sys.argv[1:]),
+            "overrides": shell_line(overrides),
+            "command": command_line(sys.argv[1:]),
             "nnexp.kind": "run",
             "data.fingerprint": splits.fingerprint,
             "data.digest": dataset.digest,
@@ -247,8 +248,9 @@ def _run_tags(
 
 
 def _description(cfg: Any, overrides: Sequence[str]) -> str:
-    line = " ".join(overrides) if overrides else "(defaults)"
-    return f"`python -m nnexp {line}`"
+    from nnexp.cmdline import command_line
+
+    return f"`{command_line(overrides)}`" if overrides else "`python -m nnexp (defaults)`"
 
 
 def _start_plot(result: RunResult, folder: Path) -> Any:

@@ -16,6 +16,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
+from nnexp.commands.record_yaml import RecordRefused
 from nnexp.errors import NnexpError
 
 CONFIG_ARTIFACT = "config.yaml"
@@ -31,9 +32,15 @@ class RebuiltConfig:
 
 
 def rebuild_config(reader: Any, run: Any) -> RebuiltConfig:
-    """The run's config from its ``config.yaml`` artifact, else from its params."""
-    text = reader.read_text(run.run_id, CONFIG_ARTIFACT)
-    if text is not None:
+    """The run's config from its ``config.yaml`` artifact, else from its params.
+
+    The artifact is read bounded and its strings taken literally (:mod:`.record_yaml`).
+    """
+    from nnexp.commands.record_yaml import MAX_RECORD_BYTES, decode_record
+
+    data = reader.read_bytes(run.run_id, CONFIG_ARTIFACT, MAX_RECORD_BYTES)
+    if data is not None:
+        text = decode_record(data, _artifact_name(run.run_id))
         return RebuiltConfig(config_from_yaml(text, run.run_id), f"{CONFIG_ARTIFACT} artifact")
     if run.params:
         return RebuiltConfig(config_from_params(run.params), "params (no config.yaml artifact)")
@@ -44,13 +51,21 @@ def rebuild_config(reader: Any, run: Any) -> RebuiltConfig:
 
 
 def config_from_yaml(text: str, run_id: str) -> Any:
-    """The resolved config YAML merged onto the schema (types checked)."""
+    """The resolved config YAML merged onto the schema (types checked, nothing evaluated)."""
     from omegaconf import OmegaConf
 
+    from nnexp.commands.record_yaml import load_record_yaml
     from nnexp.config.schema import NnexpConfig
 
+    data = load_record_yaml(text, _artifact_name(run_id))
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        raise NnexpError(
+            f"{_artifact_name(run_id)} is not a mapping of config keys (it holds "
+            f"a {type(data).__name__}): refused"
+        )
     try:
-        return OmegaConf.merge(OmegaConf.structured(NnexpConfig), OmegaConf.create(text))
+        return OmegaConf.merge(OmegaConf.structured(NnexpConfig), OmegaConf.create(data))
     except Exception as exc:
         raise NnexpError(
             f"{CONFIG_ARTIFACT} of run {run_id} does not fit the config schema: {_first_line(exc)}"
@@ -79,7 +94,10 @@ def config_from_params(params: dict[str, str]) -> Any:
         if kind is None:
             raise NnexpError(f"param {key}={text!r} is not a key of the config schema")
         try:
-            OmegaConf.update(cfg, key, parse_param(text, kind), merge=False)
+            value = parse_param(text, kind, f"param {key} of the run")
+            OmegaConf.update(cfg, key, value, merge=False)
+        except RecordRefused:
+            raise
         except Exception as exc:
             raise NnexpError(
                 f"param {key}={text!r} does not fit the config schema: {_first_line(exc)}"
@@ -87,21 +105,25 @@ def config_from_params(params: dict[str, str]) -> Any:
     return cfg
 
 
-def parse_param(text: str, kind: Any) -> Any:
-    """``"null"`` -> None (runs recorded before unset values were left out); text for string keys; YAML (``[16, 16]``, ``True``, ``0.01``) otherwise.
+def parse_param(text: str, kind: Any, what: str = "a param") -> Any:
+    """``"null"`` -> None (runs recorded before unset values were left out); text for string
+    keys; YAML (``[16, 16]``, ``True``, ``0.01``) otherwise.
 
-    What YAML leaves as text (``1e-08``) is converted by OmegaConf to the key's type.
+    What YAML leaves as text (``1e-08``) is converted by OmegaConf to the key's type. Strings
+    are literal: a ``${...}`` in a param is text, never evaluated (:func:`.record_yaml.literal`).
     """
-    import yaml
+    from nnexp.commands.record_yaml import literal, load_record_yaml
 
     if text == "null":
         return None
     if kind is str:
-        return text
+        return literal(text)
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
+        return load_record_yaml(text, what)  # bounded: a param can hold an alias bomb too
+    except RecordRefused:
+        raise
+    except NnexpError:  # not YAML: OmegaConf converts the text or refuses it
+        return literal(text)
 
 
 def schema_type(key: str) -> Any:
@@ -173,6 +195,10 @@ def check_data(cfg: Any, tags: dict[str, str]) -> DataCheck:
             )
         checked.append(name)
     return DataCheck(splits.fingerprint, checked, None)
+
+
+def _artifact_name(run_id: str) -> str:
+    return f"the {CONFIG_ARTIFACT} artifact of run {run_id}"
 
 
 def _without_none(kind: Any) -> Any:

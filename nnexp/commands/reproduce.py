@@ -13,7 +13,6 @@ it recorded, and its recorded epochs are compared.
 
 from __future__ import annotations
 
-import shlex
 import sys
 from typing import Any
 
@@ -95,7 +94,7 @@ def main(args: list[str]) -> int:
         cfg,
         stop_after=stop_after,
         record_tags=tags,
-        overrides=shlex.split(run.tags.get("overrides", "")),
+        overrides=recorded_overrides(run.tags.get("overrides", "")),
     )
     where = f"recorded as run {again.run_id}" if again.run_id else "tracking off"
     say(f"  re-run: {where}, {again.seconds:.1f} s")
@@ -107,6 +106,22 @@ def main(args: list[str]) -> int:
     if again.run_id:
         reader.set_tags(again.run_id, {"reproduce.result": verdict})
     return EXIT_SAME if comparison.identical else EXIT_DIFFERENT
+
+
+def recorded_overrides(line: str) -> list[str]:
+    """The override list of an ``overrides`` tag (written by :func:`nnexp.cmdline.shell_line`).
+
+    Records made before the tag was shell-quoted hold the overrides joined by spaces; if such a
+    line does not split as shell text, its words are taken as they are (with a warning), since
+    it was never quoted.
+    """
+    from nnexp.cmdline import split_line
+
+    try:
+        return split_line(line)
+    except ValueError:
+        warn("the run's overrides tag is not shell-quoted (an older record): split at spaces")
+        return line.split()
 
 
 def warn_provenance(tags: dict[str, str]) -> None:

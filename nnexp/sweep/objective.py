@@ -23,8 +23,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from nnexp.cmdline import command_line, shell_line
+from nnexp.redact import redact
 from nnexp.sweep.orphans import LEASE_REFRESH, WORKER_ATTR, requeue_trial, worker_identity
-from nnexp.sweep.overrides import command_line, merge_overrides, shell_line, trial_seed
+from nnexp.sweep.overrides import merge_overrides, trial_seed
 from nnexp.sweep.space import suggest, to_override
 from nnexp.sweep.storage import REPLACED_ATTR, RETRY_OF_ATTR
 
@@ -187,7 +189,7 @@ def run_trial(plan: Any, study: Any, trial: Any, runs: Any) -> TrialOutcome:
         study.tell(trial, outcome.values)
     else:
         if outcome.reason and outcome.state == "FAIL":
-            trial.set_user_attr("fail_reason", outcome.reason)
+            trial.set_user_attr("fail_reason", redact(outcome.reason))  # kept in the journal
         study.tell(trial, state=TrialState[outcome.state])
     if runs is not None and outcome.run_id:
         end_tags: dict[str, Any] = {"trial_state": outcome.state}

@@ -3,7 +3,8 @@
 The list is ``base_overrides`` (from the sweep file) + the user's command-line overrides (minus
 ``+sweep=...`` and ``sweep.*``) + the sampled ``key=value`` + ``seed=<trial seed>``; when two
 set the same key the later one wins and the earlier one is dropped, so the line stays short and
-pasting it after ``python -m nnexp`` gives exactly the trial's config.
+pasting it after ``python -m nnexp`` gives exactly the trial's config (quoted for the shell by
+:mod:`nnexp.cmdline`).
 
 Trial seed: ``base_seed * SEED_STRIDE + trial_number`` (the base seed is the composed ``seed``
 before the sweep), so a trial's seed does not depend on which worker ran it, and a re-queued
@@ -20,7 +21,6 @@ takes about 2 ms; ``tests/sweep`` checks the result equals :func:`compose_config
 from __future__ import annotations
 
 import copy
-import shlex
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -59,15 +59,6 @@ def merge_overrides(*groups: Iterable[str]) -> list[str]:
 
 def trial_seed(base_seed: int, number: int) -> int:
     return int(base_seed) * SEED_STRIDE + int(number)
-
-
-def shell_line(overrides: Sequence[str]) -> str:
-    """The overrides as one shell-safe string (``'model.hidden_sizes=[64,64]'`` is quoted)."""
-    return " ".join(shlex.quote(line) for line in overrides)
-
-
-def command_line(overrides: Sequence[str]) -> str:
-    return ("python -m nnexp " + shell_line(overrides)).strip()
 
 
 class TrialComposer:

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from nnexp.cmdline import command_line, shell_line
 from nnexp.sweep.objective import seed_trial_number, trial_overrides
-from nnexp.sweep.overrides import command_line, shell_line
 from nnexp.sweep.storage import counted_trials, replaced_numbers
 
 METRIC_PREFIXES = ("final_", "best_val_", "test_")

@@ -35,7 +35,7 @@ from typing import Any
 
 from nnexp.errors import ConfigError
 from nnexp.locks import file_lock
-from nnexp.redact import redact
+from nnexp.redact import redact, redact_value
 
 CONNECT_TIMEOUT = 5
 LOCK_TIMEOUT = 600
@@ -247,6 +247,7 @@ def load_study(
             f"{type(exc).__name__}: {_first_line(exc)}"
         ) from None
     attrs = study.user_attrs
+    identity = redact_value(identity)  # it goes into the journal: no password in it
     stored = attrs.get(IDENTITY_ATTR)
     if stored is None:
         study.set_user_attr(IDENTITY_ATTR, identity)

@@ -85,13 +85,14 @@ def reap_dead_local_runs(store: Any) -> list[tuple[str, str]]:
     if key in _reaped:
         return []
     _reaped.add(key)
-    from mlflow import MlflowClient
     from mlflow.entities import RunTag
+
+    from nnexp.tracking.client import tracking_client
 
     host = socket.gethostname()
     if "'" in host:
         return []
-    client = MlflowClient(tracking_uri=store.uri)
+    client = tracking_client(store.uri)
     running = client.search_runs(
         [store.experiment_id],
         filter_string=f"attributes.status = 'RUNNING' and tags.`{HOST_TAG}` = '{host}'",

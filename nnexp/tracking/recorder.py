@@ -75,9 +75,10 @@ class RunRecorder:
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> RunRecorder:
         import mlflow
-        from mlflow import MlflowClient
 
-        self._client = MlflowClient(tracking_uri=self.store.uri)
+        from nnexp.tracking.client import tracking_client
+
+        self._client = tracking_client(self.store.uri)
         mlflow.set_tracking_uri(self.store.uri)
         if self.activate:
             # The fluent API is needed for pyfunc.log_model; parents are never made active, so an

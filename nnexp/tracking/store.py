@@ -97,13 +97,14 @@ def open_store(uri: str, experiment_name: str, artifact_location: str | None) ->
         check_database(uri)
     with store_lock(uri):
         import mlflow
-        from mlflow import MlflowClient
+
+        from nnexp.tracking.client import tracking_client
 
         mlflow.set_tracking_uri(uri)
         try:
             if db is not None:
                 _create_sqlite_store(db)
-            client = MlflowClient(tracking_uri=uri)
+            client = tracking_client(uri)
             experiment_id = _experiment_id(client, experiment_name, artifact_location)
         except Exception as exc:  # MLflow raises many kinds; all mean "store unusable"
             raise TrackingError(

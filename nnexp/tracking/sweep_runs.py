@@ -32,12 +32,11 @@ class SweepRuns:
     """MLflow bookkeeping for one study."""
 
     def __init__(self, tracking: Any, study: str, storage: str):
-        from mlflow import MlflowClient
-
         from nnexp.tracking import open_store
+        from nnexp.tracking.client import tracking_client
 
         self.store = open_store(tracking.uri, tracking.experiment_name, tracking.artifact_location)
-        self.client = MlflowClient(tracking_uri=self.store.uri)
+        self.client = tracking_client(self.store.uri)
         self.study = study
         self.storage = redact(storage)
         self.parent_id: str | None = None
@@ -278,6 +277,6 @@ class SweepRuns:
 
 
 def command_text(overrides: list[str]) -> str:
-    from nnexp.sweep.overrides import command_line
+    from nnexp.cmdline import command_line
 
-    return command_line(overrides) if overrides else "python -m nnexp " + " ".join(sys.argv[1:])
+    return command_line(overrides if overrides else sys.argv[1:])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from omegaconf import OmegaConf
 
+from nnexp.cmdline import shell_line
 from nnexp.config.compose import compose_config
 from nnexp.errors import ConfigError
 from nnexp.sweep.config import SweepConfig
@@ -12,7 +13,6 @@ from nnexp.sweep.driver import plan_sweep, report_key
 from nnexp.sweep.overrides import (
     TrialComposer,
     merge_overrides,
-    shell_line,
     trial_seed,
     user_overrides,
 )
