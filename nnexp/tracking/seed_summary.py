@@ -20,10 +20,11 @@ SUMMARISED = ("final_", "best_", "test_")
 
 def summarize_seed_jobs(store: Any, parent_id: str) -> dict[str, Summary] | None:
     """Log the seed statistics to the parent; return them (None if the jobs are no seed group)."""
-    from mlflow import MlflowClient
     from mlflow.entities import Metric, RunTag
 
-    client = MlflowClient(tracking_uri=store.uri)
+    from nnexp.tracking.client import tracking_client
+
+    client = tracking_client(store.uri)
     children = client.search_runs(
         [store.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent_id}'"
     )
