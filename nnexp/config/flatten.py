@@ -6,11 +6,12 @@ from collections.abc import Mapping
 from typing import Any
 
 
-def flatten_config(cfg: Any, *, skip: tuple[str, ...] = ("hydra",)) -> dict[str, Any]:
+def flatten_config(cfg: Any, *, skip: tuple[str, ...] = ("hydra", "launcher")) -> dict[str, Any]:
     """``{"optimizer.lr": 0.01, "model.hidden_sizes": "[16, 16]", ...}`` from a DictConfig.
 
     Lists stay whole (one param, shown as ``[16, 16]``) so that architectures compare at a
     glance in the MLflow UI; ``None`` becomes the string ``"null"`` as on the command line.
+    ``launcher`` (where a sweep's workers run) does not change a run's result: not a param.
     """
     from omegaconf import OmegaConf
 
