@@ -30,6 +30,7 @@ class StudyWatcher:
         self.storage_text, self.name, self.minimize = storage, name, minimize
         self._storage: Any = None
         self._study_id: int | None = None
+        self._last = StudyProgress()
 
     def look(self) -> StudyProgress:
         from optuna.trial import TrialState
@@ -37,8 +38,12 @@ class StudyWatcher:
         from nnexp.sweep.storage import counted_trials
 
         if not self._connect():
-            return StudyProgress()
-        trials = self._storage.get_all_trials(self._study_id, deepcopy=False)
+            return self._last
+        try:
+            trials = self._storage.get_all_trials(self._study_id, deepcopy=False)
+        except Exception:  # the database is briefly unreachable: say what was seen last
+            self.close()
+            return self._last
         counted = counted_trials(trials)
         progress = StudyProgress(exists=True)
         progress.running = sum(t.state == TrialState.RUNNING for t in trials)
@@ -51,6 +56,7 @@ class StudyWatcher:
                 value < progress.best_value if self.minimize else value > progress.best_value
             ):
                 progress.best_value, progress.best_number = value, trial.number
+        self._last = progress
         return progress
 
     def _connect(self) -> bool:
