@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
+from pathlib import Path
 
 import pytest
 from optuna.trial import TrialState
@@ -60,30 +61,47 @@ def test_three_slurm_workers_share_one_study_and_one_parent(slurm_sweep) -> None
 def test_a_cancelled_worker_leaves_its_trial_to_the_others(slurm_sweep) -> None:
     """``scancel`` of one task mid-trial: the sweep still ends with exactly n finished trials,
     nothing RUNNING, and the launcher says which job failed (exit 1)."""
-    args = slurm_sweep.args("sweep.n_trials=8", "sweep.workers=3", "trainer.epochs=150", *HEARTBEAT)
+    # trials of a second or two, so that the cancel lands inside the one it picked
+    args = slurm_sweep.args(
+        "sweep.n_trials=8",
+        "sweep.workers=3",
+        "data.n_samples=400",
+        "trainer.epochs=300",
+        *HEARTBEAT,
+    )
     launcher = slurm_sweep.start(*args)
     first = launcher.stdout.readline()
     job = _job_id(first)
 
-    def all_busy() -> bool:
-        queue = slurm_sweep.slurm.queue()
-        trials = _trials_or_none(slurm_sweep) if len(queue) == 3 else []
-        running = [t for t in trials if t.state == TrialState.RUNNING]
-        return all(line.endswith("RUNNING") for line in queue) and len(running) == 3
+    victim: dict[str, int] = {}
 
-    slurm_sweep.wait_for(all_busy, 120, "three workers each running a trial")
-    cancelled = slurm_sweep.slurm.run("scancel", f"{job}_1")
+    def a_task_mid_trial() -> bool:
+        """A RUNNING trial of a worker of this array, while all three tasks run (the trial's
+        worker pid is a process on this node; its environment names its Slurm task)."""
+        if len(slurm_sweep.slurm.queue()) != 3:
+            return False
+        for trial in _trials_or_none(slurm_sweep):
+            if trial.state == TrialState.RUNNING and WORKER_ATTR in trial.user_attrs:
+                task = _slurm_task(trial.user_attrs[WORKER_ATTR]["pid"], job)
+                if task is not None:
+                    victim.update(task=task, trial=trial.number)
+                    return True
+        return False
+
+    slurm_sweep.wait_for(a_task_mid_trial, 120, "a worker running a trial")
+    task = victim["task"]
+    cancelled = slurm_sweep.slurm.run("scancel", f"{job}_{task}")
     assert cancelled.returncode == 0, cancelled.stderr
     out, err = launcher.communicate(timeout=240)
     assert launcher.returncode == 1, err
-    assert f"1 of 3 Slurm worker jobs failed: {job}_1 cancelled (scancel)" in err
+    assert f"1 of 3 Slurm worker jobs failed: {job}_{task} cancelled (scancel)" in err
     assert "8/8 trials done" in first + out
 
     trials = slurm_sweep.study_trials()
     assert sum(t.state == TrialState.COMPLETE for t in trials) == 8
     assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
-    failed = [t for t in trials if t.state == TrialState.FAIL]
-    assert failed  # the cancelled worker's trial, failed and run again
+    # the cancelled worker's trial failed and was run again by another worker
+    assert trials[victim["trial"]].state == TrialState.FAIL
 
     parents, children = slurm_sweep.kinds("sweep")
     assert len(parents) == 1
@@ -125,6 +143,18 @@ def test_no_follow_returns_at_once_and_leaves_the_jobs_running(slurm_sweep) -> N
     assert {line.split()[0] for line in slurm_sweep.slurm.queue()} <= {f"{job}_0", f"{job}_1"}
     assert slurm_sweep.slurm.queue()  # still there after the command returned
     # (the fixture cancels them)
+
+
+def _slurm_task(pid: int, job: str) -> int | None:
+    """The array task index of process ``pid`` if it is a task of ``job`` (from its environment)."""
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    variables = dict(item.decode(errors="replace").partition("=")[::2] for item in environ)
+    if variables.get("SLURM_ARRAY_JOB_ID") != job:
+        return None
+    return int(variables["SLURM_ARRAY_TASK_ID"])
 
 
 def _trials_or_none(slurm_sweep) -> list:
