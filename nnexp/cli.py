@@ -57,6 +57,7 @@ def _main(argv: list[str] | None) -> int:
     # Let Hydra's exceptions reach us instead of its multi-line report.
     os.environ["HYDRA_FULL_ERROR"] = "1"
     _job_errors.clear()
+    _state["main"] = True
     try:
         _hydra_entry()
         if _job_errors:
@@ -70,6 +71,10 @@ def _main(argv: list[str] | None) -> int:
 #: Errors raised by jobs. Hydra would print its own multi-line report for a failed job; nnexp
 #: keeps the error, lets a multirun go on with its other jobs, and reports the first one.
 _job_errors: list[BaseException] = []
+#: ``main`` is True once :func:`main` runs in this process. A job that a launcher runs in another
+#: process (hydra-submitit-launcher on Slurm) never went through it: its error is raised, so that
+#: Hydra carries it back to the launching process, which reports it.
+_state = {"main": False}
 
 
 #: Hydra's flags that print and exit without running anything: no "composing" line for them.
@@ -130,6 +135,8 @@ def _task(cfg: Any) -> Any:
     try:
         return _run_job(cfg)
     except Exception as exc:
+        if not _state["main"]:
+            raise
         _job_errors.append(exc)
         return None
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 
-def flatten_config(cfg: Any, *, skip: tuple[str, ...] = ("hydra",)) -> dict[str, Any]:
+def flatten_config(cfg: Any, *, skip: tuple[str, ...] = ("hydra", "launcher")) -> dict[str, Any]:
     """``{"optimizer.lr": 0.01, "model.hidden_sizes": "[16, 16]", ...}`` from a DictConfig.
 
     Lists stay whole (one param, shown as ``[16, 16]``) so that architectures compare at a
@@ -15,11 +15,12 @@ def flatten_config(cfg: Any, *, skip: tuple[str, ...] = ("hydra",)) -> dict[str,
     ``"null"``: a param holding ``null`` would read as a value, and a ``sweep`` param would
     collide with a sweep parent's ``sweep.*`` columns in ``mlflow.search_runs``.
     ``nnexp reproduce`` maps the missing keys back to null (:func:`leaf_keys`).
+    ``launcher`` (where a sweep's workers run) does not change a run's result: not a param.
     """
     return {key: value for key, value in _flat(cfg, skip).items() if value is not None}
 
 
-def leaf_keys(cfg: Any, *, skip: tuple[str, ...] = ("hydra",)) -> list[str]:
+def leaf_keys(cfg: Any, *, skip: tuple[str, ...] = ("hydra", "launcher")) -> list[str]:
     """Every dotted leaf key of ``cfg``, the unset (``None``) ones included."""
     return list(_flat(cfg, skip))
 

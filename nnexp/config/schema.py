@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from nnexp.launch.config import LauncherConfig  # stdlib-only dataclass (conf/launcher/*.yaml)
 from nnexp.sweep.config import SweepConfig  # stdlib-only dataclasses (conf/sweep/*.yaml)
 
 
@@ -133,4 +134,5 @@ class NnexpConfig:
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    launcher: LauncherConfig = field(default_factory=LauncherConfig)
     sweep: SweepConfig | None = None

@@ -106,7 +106,9 @@ class SweepConfig:
     tracking time (:mod:`nnexp.epoch_thinning`). ``heartbeat_interval``/``grace_period`` (seconds; RDB
     storages such as PostgreSQL only): each running trial records a heartbeat every interval;
     one silent for longer than the grace period (default: twice the interval) lost its worker,
-    and the other workers fail it and run it again once.
+    and the other workers fail it and run it again once. ``launcher``: where the ``workers``
+    run: ``local`` (processes on this machine) or ``slurm`` (jobs on a Slurm cluster, with the
+    ``launcher`` group's options; see :mod:`nnexp.launch.slurm_sweep`).
     """
 
     name: str = "sweep"
@@ -119,6 +121,7 @@ class SweepConfig:
     n_trials: int | None = 20
     timeout: float | None = None
     workers: int = 1
+    launcher: str = "local"
     storage: str | None = None
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     pruner: PrunerConfig = field(default_factory=PrunerConfig)

@@ -133,6 +133,12 @@ def run_sweep(cfg: Any, overrides: list[str]) -> dict[str, Any]:
     _quiet_optuna()
     plan = plan_sweep(cfg, list(overrides))
     spec, worker = plan.spec, is_worker()
+    if not worker:  # sweep.launcher=slurm: the workers are Slurm jobs, followed from here
+        from nnexp.launch.slurm_sweep import launch_elsewhere
+
+        launched = launch_elsewhere(cfg, plan)
+        if launched is not None:
+            return launched
     if spec.workers > 1 or worker:
         from nnexp.sweep.workers import follow_launcher, limit_blas_threads
 

@@ -1,7 +1,7 @@
 """A trial is a list of Hydra overrides; this module builds it and composes it quickly.
 
 The list is ``base_overrides`` (from the sweep file) + the user's command-line overrides (minus
-``+sweep=...`` and ``sweep.*``) + the sampled ``key=value`` + ``seed=<trial seed>``; when two
+``+sweep=...``, ``sweep.*`` and ``launcher.*``) + the sampled ``key=value`` + ``seed=<trial seed>``; when two
 set the same key the later one wins and the earlier one is dropped, so the line stays short and
 pasting it after ``python -m nnexp`` gives exactly the trial's config (quoted for the shell by
 :mod:`nnexp.cmdline`).
@@ -28,6 +28,8 @@ from nnexp.errors import ConfigError
 
 SEED_STRIDE = 10_000
 SWEEP_KEY = "sweep"
+#: where a sweep's workers run (``launcher.partition=gpu``): never part of what a trial computes
+LAUNCHER_KEY = "launcher"
 
 
 def override_key(line: str) -> str:
@@ -38,7 +40,7 @@ def override_key(line: str) -> str:
 
 def is_sweep_override(line: str) -> bool:
     key = override_key(line)
-    return key == SWEEP_KEY or key.startswith(SWEEP_KEY + ".")
+    return any(key == name or key.startswith(name + ".") for name in (SWEEP_KEY, LAUNCHER_KEY))
 
 
 def user_overrides(overrides: Iterable[str]) -> list[str]:
