@@ -35,10 +35,8 @@ import threading
 import time
 from typing import Any
 
-from nnexp.sweep.storage import REPLACED_ATTR, RETRY_OF_ATTR
+from nnexp.sweep.attrs import ORPHAN_RETRY_ATTR, REPLACED_ATTR, RETRY_OF_ATTR, WORKER_ATTR
 
-WORKER_ATTR = "nnexp.worker"
-ORPHAN_RETRY_ATTR = "nnexp.orphan_retry"
 LEASE_REFRESH = 60.0
 LEASE_TIMEOUT = 900.0
 

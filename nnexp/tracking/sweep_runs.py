@@ -31,7 +31,7 @@ STORAGE_TAG = "nnexp.storage"
 class SweepRuns:
     """MLflow bookkeeping for one study."""
 
-    def __init__(self, tracking: Any, study: str, storage: str):
+    def __init__(self, tracking: Any, study: str, storage: str, legacy_storage: str | None = None):
         from mlflow import MlflowClient
 
         from nnexp.tracking import open_store
@@ -40,6 +40,8 @@ class SweepRuns:
         self.client = MlflowClient(tracking_uri=self.store.uri)
         self.study = study
         self.storage = redact(storage)
+        # parents tagged before storage keys survived a move (an absolute journal path)
+        self.legacy_storage = redact(legacy_storage) if legacy_storage else self.storage
         self.parent_id: str | None = None
 
     # -- parent ------------------------------------------------------------------------------
@@ -49,7 +51,8 @@ class SweepRuns:
             filter_string=f"tags.`{KIND_TAG}` = 'sweep' and tags.`{STUDY_TAG}` = '{self.study}'",
             order_by=["attributes.start_time ASC"],
         )
-        runs = [r for r in runs if r.data.tags.get(STORAGE_TAG) == self.storage]
+        known = (self.storage, self.legacy_storage)
+        runs = [r for r in runs if r.data.tags.get(STORAGE_TAG) in known]
         return runs[0].info.run_id if runs else None
 
     def open_parent(self, spec: Any, command: str, sweep_yaml: str) -> str:
