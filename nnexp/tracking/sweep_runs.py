@@ -212,10 +212,13 @@ class SweepRuns:
         with tempfile.TemporaryDirectory(prefix="nnexp-best-") as tmp:
             local = self.client.download_artifacts(run_id, "model.npz", tmp)
             model = load_model(local)
+        from nnexp.tracking.reaper import claimed
+
         mlflow.set_tracking_uri(self.store.uri)
         while mlflow.active_run() is not None:
             mlflow.end_run()
-        with mlflow.start_run(run_id=run_id):
+        # reopened RUNNING: it must name this (live) process, not the trial's finished one
+        with claimed(self.client, run), mlflow.start_run(run_id=run_id):
             uri = log_pyfunc_model(
                 model, splits.scaler_mean, splits.scaler_std, example=splits.train.X[:5]
             )
