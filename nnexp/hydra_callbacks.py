@@ -36,7 +36,8 @@ class MultirunParent(Callback):
             tags={
                 "nnexp.kind": "multirun",
                 "overrides": overrides,
-                "command": "python -m nnexp -m " + " ".join(sys.argv[1:]),
+                # sys.argv holds the -m/--multirun flag already
+                "command": "python -m nnexp " + " ".join(sys.argv[1:]),
             },
             activate=False,
         ).__enter__()
@@ -44,6 +45,9 @@ class MultirunParent(Callback):
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         if self.recorder is not None:
-            self.recorder.end(None)
+            from nnexp.cli import _job_errors  # the jobs' errors, kept for the exit code
+
+            # one failed job fails the multirun (the first error names it); all fine: FINISHED
+            self.recorder.end(_job_errors[0] if _job_errors else None)
             os.environ.pop(PARENT_RUN_ENV, None)
             self.recorder = None
