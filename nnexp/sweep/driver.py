@@ -76,7 +76,6 @@ def plan_sweep(cfg: Any, overrides: list[str]) -> SweepPlan:
 
     spec = to_sweep_config(cfg.sweep)
     check_settings(spec)
-    check_storage(spec.storage)
     groups = config_groups()
     dims = resolve_space(spec.space, set(groups))
     base = merge_overrides(spec.base_overrides, user_overrides(overrides))
@@ -89,6 +88,7 @@ def plan_sweep(cfg: Any, overrides: list[str]) -> SweepPlan:
     build_sampler(spec.sampler, grid_space=grid)
     check_dry_run(dims, composer, base)
     check_metric_task(spec, base_cfg)
+    check_storage(spec.storage)
     max_trials = spec.n_trials
     if grid is not None:
         size = 1

@@ -91,7 +91,8 @@ def check_settings(spec: SweepConfig) -> None:
 def check_storage(storage: str | None) -> None:
     """A SQLite ``sweep.storage`` must be creatable: its folder exists or can be made, writable.
 
-    Checked before anything is created, so that ``sqlite:////proc/nope/o.db`` is one line.
+    Checked before any study, trial or run is created (the last check of the plan), so that
+    ``sqlite:////proc/nope/o.db`` is one line with exit 2, not a crash.
     """
     import os
     from pathlib import Path
@@ -107,12 +108,15 @@ def check_storage(storage: str | None) -> None:
     if path.is_dir():
         raise ConfigError(f"sweep.storage={redact(storage)!r} is invalid: {path} is a folder")
     folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+    try:  # the last check of a plan: the folder is made now, as the storage would make it
+        folder.mkdir(parents=True, exist_ok=True)
+        writable = os.access(folder, os.W_OK | os.X_OK)
+        reason = f"{folder} is not a writable folder"
+    except OSError as exc:
+        writable, reason = False, f"cannot create the folder {folder}: {exc.strerror}"
+    if not writable:
         raise ConfigError(
-            f"sweep.storage={redact(storage)!r} is invalid: cannot create {path} "
-            f"({folder} is not a writable folder)"
+            f"sweep.storage={redact(storage)!r} is invalid: cannot create {path} ({reason})"
         )
 
 
