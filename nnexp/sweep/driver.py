@@ -4,6 +4,8 @@ One launch, in order:
 
 1. Plan: compose the trials' base config (``sweep.base_overrides`` + the command line), check the
    sweep (:mod:`nnexp.sweep.validate`); any problem is one line, before anything is created.
+   Then look at the study (:mod:`nnexp.sweep.state`): a finished one says so and exits before
+   MLflow or any worker starts; ``sweep.workers`` is capped at the trials left.
 2. Under the sweep lock: create or load the study (refusing a same-named study of a different
    sweep), find or create the MLflow parent run, fail and re-queue orphaned trials.
 3. Start ``sweep.workers - 1`` extra processes, then run trials here too: under the lock count
@@ -13,8 +15,11 @@ One launch, in order:
    re-queue trials whose worker died (:func:`nnexp.sweep.orphans.fail_stale_trials`) and end
    their MLflow runs KILLED; at the total, wait while other workers' trials still run, since
    one of them may yet lose its worker and need a retry.
-4. Wait for the workers; log the trials CSV, the plots, the best values and the best trial's
+   A trial failing outside the trial (store, disk, network) is re-queued; a stop request
+   while waiting for the workers ends the sweep KILLED (exit 143/130).
+4. Wait for the workers (then run what they left queued); log the trials CSV, the plots, the best values and the best trial's
    pyfunc model to the parent run; print the best trials and the best trial's override line.
+   A sweep short of ``n_trials`` (not by its timeout) ends its parent FAILED and exits 1.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The study's MLflow records: one parent run per study, tags on the trials' child runs.
 
 The parent is created once (under the sweep lock) with the tags ``nnexp.kind=sweep``,
-``nnexp.study=<name>`` and ``nnexp.storage=<storage>``; every later launch or worker finds it
-again by those tags, so a resumed study keeps one parent. Each trial is an ordinary nnexp run
+``nnexp.study=<name>`` and ``nnexp.storage=<storage key>`` (the storage as it sits inside the
+project, see :func:`nnexp.sweep.identity.storage_key`, so moving the project keeps it); every
+later launch or worker finds it again by those tags, so a resumed study keeps one parent. Each trial is an ordinary nnexp run
 (``run_experiment``) nested under it, tagged with its trial number, state, sampled parameters
 and override line. At the end the parent gets the best value, parameters and child run id, a CSV
 of all trials, the plots, and the best trial's child run gets the full pyfunc model.
