@@ -34,6 +34,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from optuna.storages.journal import JournalFileSymlinkLock
+
 from nnexp.errors import ConfigError
 from nnexp.locks import file_lock
 
@@ -49,26 +51,20 @@ def _owner_text() -> str:
     return f"{socket.gethostname()}:{pid}:{process_start(pid) or ''}"
 
 
-def _lock_base() -> type:
-    from optuna.storages.journal import JournalFileSymlinkLock
+class OwnedJournalLock(JournalFileSymlinkLock):
+    """Optuna's symlink lock on a journal, whose link names this process (see module doc)."""
 
-    return JournalFileSymlinkLock
+    def __init__(self, path: str) -> None:
+        super().__init__(path, grace_period=GRACE_PERIOD)
+        # Optuna only needs the link to exist; its target is free text: who holds it
+        self._lock_target_file = f"{Path(path).name}{OWNER_MARK}{_owner_text()}"
+
+    def acquire(self) -> bool:
+        clear_dead_lock(Path(self._lock_file))
+        return super().acquire()
 
 
-def owned_journal_lock(journal: Path) -> Any:
-    """An Optuna journal lock on ``journal`` whose link names this process (see module doc)."""
-
-    class OwnedJournalLock(_lock_base()):  # type: ignore[misc]
-        def __init__(self, path: str) -> None:
-            super().__init__(path, grace_period=GRACE_PERIOD)
-            # Optuna only needs the link to exist; its target is free text: who holds it
-            self._journal = path
-            self._lock_target_file = f"{Path(path).name}{OWNER_MARK}{_owner_text()}"
-
-        def acquire(self) -> bool:
-            clear_dead_lock(Path(self._lock_file))
-            return super().acquire()
-
+def owned_journal_lock(journal: Path) -> OwnedJournalLock:
     return OwnedJournalLock(str(journal))
 
 
