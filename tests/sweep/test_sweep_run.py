@@ -169,7 +169,7 @@ def test_resuming_with_a_different_sweep_is_refused(bench) -> None:
     message = str(refused.value)
     assert message.startswith(f"study 'lr' in {journal} was started with other base overrides")
     # it names what the study has (not the new data=circles) and no object repr
-    assert "(it has data.n_samples=100 trainer.epochs=10" in message
+    assert "(it has base overrides: data.n_samples=100 trainer.epochs=10" in message
     assert "data=circles" not in message and "object at 0x" not in message
 
 
@@ -207,7 +207,7 @@ def test_orphaned_trial_is_failed_requeued_and_its_run_killed(bench) -> None:
     orphan_run = client.create_run(
         parent.info.experiment_id,
         tags={
-            "nnexp.study": "lr",
+            "nnexp.study": study.study_name,
             "trial_number": str(trial.number),
             "mlflow.parentRunId": parent.info.run_id,
         },
