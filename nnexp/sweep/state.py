@@ -63,10 +63,19 @@ def peek(storage: Any, study_name: str, identity: dict[str, Any]) -> tuple[Any, 
     """``(study, state)`` if the study exists in ``storage``, else None. Creates nothing."""
     import optuna
 
+    from nnexp.errors import ConfigError
+    from nnexp.sweep.storage import describe_storage
+
     try:
         study = optuna.load_study(study_name=study_name, storage=storage)
     except KeyError:
         return None
+    except Exception as exc:  # an unusable URL: the same line as creating the study gives
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise ConfigError(
+            f"cannot open the Optuna storage {describe_storage(storage)}: "
+            f"{type(exc).__name__}: {first}"
+        ) from None
     return study, study_state(study, identity)
 
 
