@@ -17,8 +17,9 @@ One launch, in order:
    one of them may yet lose its worker and need a retry.
    A trial failing outside the trial (store, disk, network) is re-queued; a stop request
    while waiting for the workers ends the sweep KILLED (exit 143/130).
-4. Wait for the workers (then run what they left queued); log the trials CSV, the plots, the best values and the best trial's
-   pyfunc model to the parent run; print the best trials and the best trial's override line.
+4. Wait for the workers (then run what they left queued); log the trials CSV, the plots, the
+   best values and the best trial's pyfunc model to the parent run; print the best trials and
+   the best trial's override line.
    A sweep short of ``n_trials`` (not by its timeout) ends its parent FAILED and exits 1.
 """
 
