@@ -137,6 +137,9 @@ def repair_journal(journal: Path, lock: Any) -> list[str]:
             if _is_record(line):
                 kept.append(line)
                 continue
+            if not line.strip():  # Optuna's reader fails on it too
+                notes.append(f"line {number}: removed an empty line")
+                continue
             salvaged = _salvage(line)
             if salvaged is None:
                 raise ConfigError(
