@@ -41,7 +41,8 @@ from nnexp.locks import file_lock
 
 OWNER_MARK = "#nnexp-owner="
 RECORD_START = b'{"op_code":'
-GRACE_PERIOD = 30  # Optuna's default: an anonymous lock older than this is broken
+GRACE_PERIOD = 30  # Optuna's default: a lock held longer than this is broken
+LOOK_EVERY = 0.5  # seconds between looks at a held lock's owner
 
 
 def _owner_text() -> str:
@@ -60,8 +61,23 @@ class OwnedJournalLock(JournalFileSymlinkLock):
         self._lock_target_file = f"{Path(path).name}{OWNER_MARK}{_owner_text()}"
 
     def acquire(self) -> bool:
-        clear_dead_lock(Path(self._lock_file))
-        return super().acquire()
+        """Take the lock (create the link); while another holds it, look every half second
+        whether its holder is gone. Optuna's own wait cannot be used: it ``stat``s the link,
+        which follows it to the journal, and this link's target is the owner's name."""
+        lock = Path(self._lock_file)
+        pause, looked = 0.001, 0.0
+        while True:
+            try:
+                os.symlink(self._lock_target_file, lock)
+                return True
+            except FileExistsError:
+                now = time.monotonic()
+                if now - looked > LOOK_EVERY:
+                    looked = now
+                    if clear_dead_lock(lock):
+                        continue
+                time.sleep(pause)
+                pause = min(pause * 2, 0.05)
 
 
 def owned_journal_lock(journal: Path) -> OwnedJournalLock:
@@ -70,17 +86,18 @@ def owned_journal_lock(journal: Path) -> OwnedJournalLock:
 
 def lock_owner_gone(target: str, age: float) -> str | None:
     """Why the holder of a lock whose link reads ``target`` is certainly gone, or None."""
-    if OWNER_MARK not in target:
-        if age > GRACE_PERIOD:
-            return f"by an unknown process {age:.0f} s ago"
-        return None
-    host, _, rest = target.split(OWNER_MARK, 1)[1].partition(":")
-    pid_text, _, started = rest.partition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return None  # another machine's process: Optuna's grace period decides
-    from nnexp.sweep.orphans import is_orphan
+    if OWNER_MARK in target:
+        host, _, rest = target.split(OWNER_MARK, 1)[1].partition(":")
+        pid_text, _, started = rest.partition(":")
+        if host == socket.gethostname() and pid_text.isdigit():
+            from nnexp.sweep.orphans import is_orphan
 
-    return is_orphan({"host": host, "pid": int(pid_text), "pid_start": started or None})
+            gone = is_orphan({"host": host, "pid": int(pid_text), "pid_start": started or None})
+            if gone is not None:
+                return gone
+    if age > GRACE_PERIOD:  # Optuna's rule: a lock is held for one write, not for half a minute
+        return f"by a process that held it for {age:.0f} s"
+    return None
 
 
 _announced: set[str] = set()

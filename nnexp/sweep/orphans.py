@@ -61,6 +61,14 @@ def process_start(pid: int) -> str | None:
         return None
 
 
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
 def is_orphan(worker: dict[str, Any] | None, now: float | None = None) -> str | None:
     """Why the trial run by ``worker`` is orphaned, or None if its worker may be alive."""
     now = time.time() if now is None else now
@@ -79,6 +87,8 @@ def is_orphan(worker: dict[str, Any] | None, now: float | None = None) -> str | 
         started = process_start(pid)
         if worker.get("pid_start") and started and started != worker["pid_start"]:
             return f"worker pid {pid} on {worker['host']} is gone (pid reused)"
+        if _is_zombie(pid):  # killed, not yet collected by its parent: it runs nothing
+            return f"worker pid {pid} on {worker['host']} is gone (exited)"
         return None
     if now - float(worker.get("lease", now)) > LEASE_TIMEOUT:
         return f"worker on {worker.get('host')} silent for more than {LEASE_TIMEOUT:.0f} s"

@@ -135,3 +135,29 @@ def test_a_live_owners_lock_is_left_alone(tmp_path: Path) -> None:
     assert lock.is_symlink()
     held.release()
     assert not lock.is_symlink()
+
+
+def test_a_lock_held_by_a_killed_but_uncollected_process_is_removed(tmp_path: Path) -> None:
+    """SIGKILL while holding the lock, the killed process not yet reaped by its parent (a
+    zombie, as when the sweep's launcher is killed and the shell has not waited yet): the next
+    start takes the lock at once instead of waiting for ever."""
+    import socket
+
+    from nnexp.sweep.orphans import process_start
+
+    journal = tmp_path / "s.journal"
+    _add_trials(open_journal(journal), [1.0])
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        target = (
+            f"s.journal{OWNER_MARK}{socket.gethostname()}:{child.pid}:{process_start(child.pid)}"
+        )
+        os.symlink(target, str(journal) + ".lock")
+        child.kill()
+        time.sleep(0.5)  # dead, not collected: a zombie
+        started = time.monotonic()
+        _add_trials(open_journal(journal), [2.0])
+        assert time.monotonic() - started < 5
+    finally:
+        child.wait()
+    assert [t.value for t in _study(open_journal(journal)).get_trials()] == [1.0, 2.0]
