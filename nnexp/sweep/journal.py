@@ -9,8 +9,8 @@ here:
   (three warnings) and then broke it. :class:`OwnedJournalLock` is the same lock (the same file,
   so plain Optuna processes such as optuna-dashboard still exclude each other with nnexp), but
   its link names its owner (host, pid, the pid's start time). A lock whose owner is a process of
-  this machine that is gone is removed at once, with one line on stderr; so is an anonymous one
-  older than Optuna's grace period. The removal is serialised by an ``flock`` (released by the
+  this machine that is gone (or a zombie) is removed at once, with one line on stderr; so is any
+  lock held longer than Optuna's grace period. The removal is serialised by an ``flock`` (released by the
   kernel if the remover dies), so two processes never remove a lock that a third just took.
 - **A torn last line.** A write cut short leaves a partial line without its newline. Optuna's
   reader skips it, but the next append was glued onto it, and from then on every read failed with
