@@ -197,6 +197,7 @@ def test_a_stop_request_while_waiting_for_workers_raises_terminated() -> None:
     finally:
         worker.kill()
         worker.wait()
+        install_signal_handlers()  # forget the request: later tests must not see it
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
     assert signal_stopped(-15) and signal_stopped(143) and signal_stopped(130)
