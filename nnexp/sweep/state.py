@@ -98,7 +98,7 @@ def done_message(study: Any, state: StudyState, total: int, metric: str) -> str:
     if len(study.directions) == 1:
         try:
             best = study.best_trial
-            lines.append(f"  best {metric} = {best.value:.4g} (trial {best.number})")
+            lines.append(f"  best: {metric} = {best.value:.4g} (trial {best.number})")
         except ValueError:
             pass
     return "\n".join(lines)

@@ -159,7 +159,7 @@ def test_a_finished_sweep_says_so_without_starting_mlflow(bench, monkeypatch, ca
     assert out[0] == (
         f"sweep {name}: 2/2 trials already done; raise sweep.n_trials or choose sweep.study_name"
     )
-    assert out[1].startswith("  best best_val_loss = ")
+    assert out[1].startswith("  best: best_val_loss = ")
     monkeypatch.undo()
     monkeypatch.chdir(bench.workdir)
     bench.run("lr", "sweep.n_trials=3", "trainer.epochs=2", NO_MODEL)  # raised: it resumes
