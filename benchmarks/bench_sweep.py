@@ -100,9 +100,10 @@ def sweep(args: list[str]) -> dict[str, float]:
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        journal = Path(tmp) / "mlruns" / "optuna" / "lr.journal"
+        # the default study name carries a digest of the command's overrides: lr-<8 hex>
+        (journal,) = (Path(tmp) / "mlruns" / "optuna").glob("lr*.journal")
         study = optuna.load_study(
-            study_name="lr", storage=JournalStorage(JournalFileBackend(str(journal)))
+            study_name=journal.stem, storage=JournalStorage(JournalFileBackend(str(journal)))
         )
         trials = study.get_trials()
         durations = [

@@ -202,7 +202,7 @@ def _report(exc: BaseException) -> int:
         return EXIT_INTERRUPTED
     if isinstance(exc, NnexpError):
         _say(redact(str(exc)))
-        return EXIT_BAD_INPUT
+        return int(getattr(exc, "exit_code", EXIT_BAD_INPUT))
     composition = _composition_message(exc)
     if composition is not None:
         _say(redact(composition))

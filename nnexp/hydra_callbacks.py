@@ -74,11 +74,12 @@ class MultirunParent(Callback):
             stats = summarize_seed_jobs(self.recorder.store, self.recorder.run_id)
             if stats:
                 print(format_seed_summary(stats), flush=True)
-
+            from nnexp.cli import _job_errors  # the jobs' errors, kept for the exit code
             from nnexp.progress import emit
 
             emit(self.parent_text)  # again: the jobs' summaries scrolled the first one away
-            self.recorder.end(None)
+            # one failed job fails the multirun (the first error names it); all fine: FINISHED
+            self.recorder.end(_job_errors[0] if _job_errors else None)
             os.environ.pop(PARENT_RUN_ENV, None)
             self.recorder = None
         if self.sweep_dir is not None:

@@ -103,6 +103,27 @@ def open_confirm_study(plan: Any, study: Any) -> Any:
         )
 
 
+def confirm_settled(storage: Any, spec: Any) -> bool:
+    """Whether a finished search needs no confirm work: none asked, or its jobs all ended.
+
+    Read before anything is created, so that a finished sweep whose confirm phase was killed
+    (or that ``confirm PARENT_ID`` asks to confirm) is resumed rather than called done.
+    """
+    if not spec.confirm.top_k:
+        return True
+    import optuna
+    from optuna.trial import TrialState
+
+    try:
+        confirm = optuna.load_study(study_name=confirm_study_name(spec), storage=storage)
+    except KeyError:
+        return False
+    if PLAN_ATTR not in confirm.user_attrs:
+        return False
+    busy = (TrialState.WAITING, TrialState.RUNNING)
+    return not confirm.get_trials(deepcopy=False, states=busy)
+
+
 def run_confirm_phase(plan: Any, study: Any, runs: Any, search: Callable[[], None]) -> Any:
     """Decide the jobs once the search is settled, then run jobs until none is left.
 
@@ -274,8 +295,8 @@ def _run_jobs(plan: Any, confirm: Any, runs: Any) -> None:
 def _run_job(plan: Any, confirm: Any, trial: Any, decided: dict[str, Any], runs: Any) -> None:
     from optuna.trial import TrialState
 
+    from nnexp.cmdline import command_line, shell_line
     from nnexp.run import run_experiment
-    from nnexp.sweep.overrides import command_line, shell_line
 
     job = trial.user_attrs[JOB_ATTR]
     config = decided["configs"][int(job["config"])]
@@ -342,7 +363,7 @@ def _requeue(confirm: Any, trial: Any, reason: str) -> None:
     """Fail ``trial`` and queue its job again (it is replaced: it does not count)."""
     from optuna.trial import TrialState
 
-    from nnexp.sweep.storage import REPLACED_ATTR
+    from nnexp.sweep.attrs import REPLACED_ATTR
 
     storage = confirm._storage
     storage.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
@@ -357,7 +378,8 @@ def _reap_confirm_orphans(confirm: Any, runs: Any) -> None:
     """Journal storage: a RUNNING job whose local process died is failed and queued again."""
     from optuna.trial import TrialState
 
-    from nnexp.sweep.orphans import WORKER_ATTR, is_orphan
+    from nnexp.sweep.attrs import WORKER_ATTR
+    from nnexp.sweep.orphans import is_orphan
 
     for trial in confirm.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = trial.user_attrs.get(WORKER_ATTR)

@@ -21,7 +21,7 @@ def confirm_report(confirm: Any) -> dict[str, Any] | None:
     """The report as plain data (JSON-able), or None if no plan was decided."""
     from optuna.trial import TrialState
 
-    from nnexp.sweep.storage import REPLACED_ATTR
+    from nnexp.sweep.attrs import REPLACED_ATTR
 
     decided = confirm.user_attrs.get(PLAN_ATTR)
     if decided is None:

@@ -4,6 +4,8 @@ One launch, in order:
 
 1. Plan: compose the trials' base config (``sweep.base_overrides`` + the command line), check the
    sweep (:mod:`nnexp.sweep.validate`); any problem is one line, before anything is created.
+   Then look at the study (:mod:`nnexp.sweep.state`): a finished one says so and exits before
+   MLflow or any worker starts; ``sweep.workers`` is capped at the trials left.
 2. Under the sweep lock: create or load the study (refusing a same-named study of a different
    sweep), find or create the MLflow parent run, fail and re-queue orphaned trials.
 3. Start ``sweep.workers - 1`` extra processes, then run trials here too: under the lock count
@@ -13,22 +15,25 @@ One launch, in order:
    re-queue trials whose worker died (:func:`nnexp.sweep.orphans.fail_stale_trials`) and end
    their MLflow runs KILLED; at the total, wait while other workers' trials still run, since
    one of them may yet lose its worker and need a retry.
-4. Wait for the workers; log the trials CSV, the plots, the best values and the best trial's
-   pyfunc model to the parent run; print the best trials and the best trial's override line.
+   A trial failing outside the trial (store, disk, network) is re-queued; a stop request
+   while waiting for the workers ends the sweep KILLED (exit 143/130).
+4. Wait for the workers (then run what they left queued); log the trials CSV, the plots, the
+   best values and the best trial's pyfunc model to the parent run; print the best trials and
+   the best trial's override line.
+   A sweep short of ``n_trials`` (not by its timeout) ends its parent FAILED and exits 1.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nnexp.errors import NnexpError
 from nnexp.sweep.config import SweepConfig, to_sweep_config
-from nnexp.sweep.objective import MAX_CONSECUTIVE_CRASHES, run_trial
+from nnexp.sweep.identity import default_study_name, storage_key, study_identity
+from nnexp.sweep.objective import MAX_CONSECUTIVE_CRASHES, run_trial, tell_untold
 from nnexp.sweep.overrides import TrialComposer, merge_overrides, user_overrides
 from nnexp.sweep.space import Dimension, resolve_space
 from nnexp.sweep.storage import counted_trials, storage_location, sweep_lock
@@ -37,6 +42,7 @@ from nnexp.sweep.validate import (
     check_dry_run,
     check_metric_task,
     check_settings,
+    check_storage,
     config_groups,
     grid_space,
 )
@@ -66,6 +72,7 @@ class SweepPlan:
     pruner: Any
     identity: dict[str, Any]
     command_overrides: list[str]
+    storage_key: str = ""  # the storage as the MLflow parent records it (survives a move)
     parent_id: str | None = None
 
 
@@ -87,6 +94,7 @@ def plan_sweep(cfg: Any, overrides: list[str]) -> SweepPlan:
     build_sampler(spec.sampler, grid_space=grid)
     check_dry_run(dims, composer, base)
     check_metric_task(spec, base_cfg)
+    check_storage(spec.storage)
     from nnexp.sweep.confirm import check_confirm
 
     check_confirm(spec, dims)
@@ -97,7 +105,9 @@ def plan_sweep(cfg: Any, overrides: list[str]) -> SweepPlan:
             size *= len(values)
         max_trials = size if max_trials is None else min(max_trials, size)
     tracking_uri = base_cfg.tracking.uri if base_cfg.tracking.enabled else None
-    storage, lock_path = storage_location(spec.storage, spec.study, tracking_uri)
+    study_name = spec.study_name or default_study_name(spec.name, overrides)
+    storage, lock_path = storage_location(spec.storage, study_name, tracking_uri)
+    journal_root = None if spec.storage else Path(storage).parent.parent
     return SweepPlan(
         spec=spec,
         dims=dims,
@@ -105,7 +115,7 @@ def plan_sweep(cfg: Any, overrides: list[str]) -> SweepPlan:
         base_cfg=base_cfg,
         base_seed=int(base_cfg.seed),
         composer=composer,
-        study_name=spec.study,
+        study_name=study_name,
         storage=storage,
         lock_path=lock_path,
         max_trials=max_trials,
@@ -113,8 +123,9 @@ def plan_sweep(cfg: Any, overrides: list[str]) -> SweepPlan:
         report_key=None if multi else report_key(spec.metric),
         prune=spec.pruner.name != "none",
         pruner=pruner,
-        identity=_identity(spec, base),
+        identity=study_identity(spec, base),
         command_overrides=list(overrides),
+        storage_key=storage_key(storage, spec.storage, journal_root),
     )
 
 
@@ -139,7 +150,25 @@ def run_sweep(cfg: Any, overrides: list[str]) -> dict[str, Any]:
         launched = launch_elsewhere(cfg, plan)
         if launched is not None:
             return launched
-    if spec.workers > 1 or worker:
+    storage = _open_storage(plan)
+    workers = 1
+    if not worker:
+        from nnexp.sweep.state import already_done, done_message, peek, plan_workers
+
+        seen = peek(storage, plan.study_name, plan.identity)  # before MLflow and workers start
+        from nnexp.sweep.confirm import confirm_settled
+
+        if (
+            seen is not None
+            and already_done(seen[1], plan.max_trials)
+            and confirm_settled(storage, spec)
+        ):
+            print(done_message(*seen, plan.max_trials, spec.objective_metrics[0]), flush=True)
+            return {"study": plan.study_name, "already_done": True, "n_counted": seen[1].done}
+        done = seen[1].done if seen is not None else 0
+        remaining = None if plan.max_trials is None else plan.max_trials - done
+        workers = plan_workers(spec.workers, remaining) if spec.workers > 1 else 1
+    if workers > 1 or worker:
         from nnexp.sweep.workers import follow_launcher, limit_blas_threads
 
         limit_blas_threads()
@@ -147,31 +176,42 @@ def run_sweep(cfg: Any, overrides: list[str]) -> dict[str, Any]:
             follow_launcher()  # a launcher killed with SIGKILL takes its workers along
     processes: list[Any] = []
     runs = None
-    if plan.base_cfg.tracking.enabled and not worker and spec.workers == 1:
+    if plan.base_cfg.tracking.enabled and not worker and workers == 1:
         from nnexp import plot_helper
 
         # the parent run's plots are drawn there at the end: import their libraries meanwhile,
         # on the core the trials leave free (with several workers none is: it starts at the end)
         plot_helper.warm_up("matplotlib.pyplot", "optuna.visualization.matplotlib")
+    deadline = time.monotonic() + spec.timeout if spec.timeout else None
+    timed_out = False
     try:
-        if spec.workers > 1 and not worker:  # start them first: they take seconds to boot
+        if workers > 1 and not worker:  # start them first: they take seconds to boot
             from nnexp.sweep.workers import spawn_workers
 
-            processes = spawn_workers(plan.command_overrides, spec.workers - 1)
-        study, runs = _open(plan, worker)
+            processes = spawn_workers(plan.command_overrides, workers - 1)
+        study, runs = _open(plan, worker, storage)
         from nnexp.progress import interactive
 
-        _loop(plan, study, runs, show_progress=not worker and interactive())
-        if spec.confirm.top_k:  # re-run the winners over fresh seeds (nnexp.sweep.confirm)
-            from nnexp.sweep.confirm import run_confirm_phase
-
-            run_confirm_phase(plan, study, runs, lambda: _loop(plan, study, runs, False))
+        show = not worker and interactive()
+        timed_out = _loop(plan, study, runs, show_progress=show, deadline=deadline)
+        if spec.confirm.top_k and not timed_out:  # the winners over fresh seeds (confirm.py)
+            _confirm_phase(plan, study, runs)
         if processes:
-            from nnexp.sweep.workers import wait_workers
+            from nnexp.sweep.workers import signal_stopped, wait_workers
 
-            codes = wait_workers(processes)
-            if any(codes):
-                raise NnexpError(f"sweep worker(s) exited with {codes}; see their errors above")
+            codes = wait_workers(processes)  # a stop request (SIGTERM, Ctrl-C) raises here
+            processes = []
+            failed = [code for code in codes if code and not signal_stopped(code)]
+            if failed:
+                print(
+                    f"nnexp: sweep worker(s) exited with {failed}; see their errors above",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            if not timed_out:  # trials a stopped or failed worker left queued: run them here
+                timed_out = _loop(plan, study, runs, show_progress=show, deadline=deadline)
+                if spec.confirm.top_k and not timed_out:
+                    _confirm_phase(plan, study, runs)
     except BaseException as exc:
         if processes:
             from nnexp.sweep.workers import stop_workers
@@ -182,13 +222,26 @@ def run_sweep(cfg: Any, overrides: list[str]) -> dict[str, Any]:
         raise
     if worker:
         return {}
-    return _finish(plan, study, runs)
+    return _finish(plan, study, runs, timed_out)
 
 
-def _open(plan: SweepPlan, worker: bool) -> tuple[Any, Any]:
+def _open_storage(plan: SweepPlan) -> Any:
+    from nnexp.sweep.storage import open_storage
+
+    spec, tracking = plan.spec, plan.base_cfg.tracking
+    return open_storage(
+        spec.storage,
+        plan.study_name,
+        tracking.uri if tracking.enabled else None,
+        heartbeat_interval=spec.heartbeat_interval,
+        grace_period=spec.grace_period,
+    )
+
+
+def _open(plan: SweepPlan, worker: bool, storage: Any) -> tuple[Any, Any]:
     from nnexp.sweep.orphans import reap_orphans
     from nnexp.sweep.samplers import build_sampler
-    from nnexp.sweep.storage import load_study, open_storage
+    from nnexp.sweep.storage import load_study
 
     spec, base_cfg = plan.spec, plan.base_cfg
     tracking = base_cfg.tracking
@@ -196,14 +249,7 @@ def _open(plan: SweepPlan, worker: bool) -> tuple[Any, Any]:
     if tracking.enabled:
         from nnexp.tracking.sweep_runs import SweepRuns
 
-        runs = SweepRuns(tracking, plan.study_name, plan.storage)
-    storage = open_storage(
-        spec.storage,
-        plan.study_name,
-        tracking.uri if tracking.enabled else None,
-        heartbeat_interval=spec.heartbeat_interval,
-        grace_period=spec.grace_period,
-    )
+        runs = SweepRuns(tracking, plan.study_name, plan.storage_key, legacy_storage=plan.storage)
     with sweep_lock(plan.lock_path):
         study, launch = load_study(
             storage, plan.study_name, spec.objective_directions, None, plan.pruner, plan.identity
@@ -238,9 +284,16 @@ def _open(plan: SweepPlan, worker: bool) -> tuple[Any, Any]:
     return study, runs
 
 
-def _loop(plan: SweepPlan, study: Any, runs: Any, show_progress: bool) -> None:
-    spec = plan.spec
-    deadline = time.monotonic() + spec.timeout if spec.timeout else None
+def _confirm_phase(plan: SweepPlan, study: Any, runs: Any) -> None:
+    from nnexp.sweep.confirm import run_confirm_phase
+
+    run_confirm_phase(plan, study, runs, lambda: _loop(plan, study, runs, False, None))
+
+
+def _loop(
+    plan: SweepPlan, study: Any, runs: Any, show_progress: bool, deadline: float | None
+) -> bool:
+    """Run trials until the total (return False) or the deadline (return True)."""
     bar = None
     if show_progress:
         from tqdm import tqdm
@@ -268,7 +321,9 @@ def _loop(plan: SweepPlan, study: Any, runs: Any, show_progress: bool) -> None:
     crashes, logged = 0, None
     plain = not interactive()
     try:
-        while deadline is None or time.monotonic() < deadline:
+        while True:
+            if deadline is not None and time.monotonic() >= deadline:
+                return True
             trial = None
             with sweep_lock(plan.lock_path):
                 stale = fail_stale_trials(study)
@@ -289,8 +344,9 @@ def _loop(plan: SweepPlan, study: Any, runs: Any, show_progress: bool) -> None:
                 continue
             try:
                 outcome = run_trial(plan, study, trial, runs)
-            except Exception as exc:
-                if not _failed_by_another_worker(exc):
+            except BaseException as exc:
+                if not (isinstance(exc, Exception) and _failed_by_another_worker(exc)):
+                    tell_untold(study, trial, exc)  # never leave an asked trial RUNNING
                     raise
                 print(
                     f"nnexp: trial {trial.number} was failed and re-queued by another worker "
@@ -302,12 +358,9 @@ def _loop(plan: SweepPlan, study: Any, runs: Any, show_progress: bool) -> None:
                 continue
             finally:
                 beat.stop()
-            crashes = crashes + 1 if outcome.crashed else 0
+            crashes = crashes + 1 if (outcome.crashed or outcome.outside) else 0
             if crashes >= MAX_CONSECUTIVE_CRASHES:
-                raise NnexpError(
-                    f"{crashes} trials in a row crashed, stopping the sweep; last: "
-                    f"trial {outcome.number}: {outcome.reason}"
-                )
+                _stop_crashing(plan, study, crashes, outcome)
             best = _best_values(study)
             done = len(counted_trials(study.get_trials(deepcopy=False)))
             if runs is not None and best is not None and best != logged:
@@ -324,6 +377,19 @@ def _loop(plan: SweepPlan, study: Any, runs: Any, show_progress: bool) -> None:
     finally:
         if bar is not None:
             bar.close()
+    return False
+
+
+def _stop_crashing(plan: SweepPlan, study: Any, crashes: int, outcome: Any) -> None:
+    """Stop the sweep after ``crashes`` trials in a row crashed or failed outside the trial."""
+    from nnexp.sweep.state import SweepIncomplete, missing_message, study_state
+
+    what = "failed outside the trial" if outcome.outside else "crashed"
+    why = f"{crashes} trials in a row {what}; last: trial {outcome.number}: {outcome.reason}"
+    if plan.max_trials is None:
+        raise SweepIncomplete(f"stopping the sweep: {why}")
+    done = study_state(study).done
+    raise SweepIncomplete(missing_message(done, plan.max_trials, why))
 
 
 def _failed_by_another_worker(exc: Exception) -> bool:
@@ -361,7 +427,7 @@ def _end_stale(stale: list[tuple[int, str, bool]], runs: Any) -> None:
         )
 
 
-def _finish(plan: SweepPlan, study: Any, runs: Any) -> dict[str, Any]:
+def _finish(plan: SweepPlan, study: Any, runs: Any, timed_out: bool = False) -> dict[str, Any]:
     import tempfile
 
     from optuna.trial import TrialState
@@ -403,12 +469,24 @@ def _finish(plan: SweepPlan, study: Any, runs: Any) -> dict[str, Any]:
             files += [Path(path) for path in drawn]
             runs.log_summary(summary, files)
             confirmed = _confirm_report(plan, study, runs, folder)
-        if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+    else:
+        confirmed = _confirm_report(plan, study, None, None)
+    from nnexp.sweep.state import SweepIncomplete, mark_finished, missing_message, study_state
+
+    state = study_state(study)
+    # trials still RUNNING belong to other processes (workers started by hand): not missing
+    short = (
+        plan.max_trials is not None
+        and not timed_out
+        and state.done + state.running < plan.max_trials
+    )
+    if runs is not None:
+        if short:
+            runs.end_parent("FAILED")
+        elif not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             runs.end_parent("FINISHED")
         summary["parent_run_id"] = runs.parent_id
         where += f"; MLflow parent run {runs.parent_id}"
-    else:
-        confirmed = _confirm_report(plan, study, None, None)
     print(format_table(study, rows, summary, plan.spec.top_k, where), flush=True)
     if confirmed is not None:
         from nnexp.sweep.confirm_report import format_report
@@ -419,6 +497,12 @@ def _finish(plan: SweepPlan, study: Any, runs: Any) -> dict[str, Any]:
         from nnexp.report import ui_command
 
         print(f"  open the UI: {ui_command(runs.store.display_uri)}", flush=True)
+    if short:
+        raise SweepIncomplete(
+            missing_message(state.done, plan.max_trials, "trials failed or were stopped")
+        )
+    if state.unfinished == 0 and plan.max_trials is not None:
+        mark_finished(study, plan.max_trials)  # the next launch says "already done" at once
     return summary
 
 
@@ -445,24 +529,6 @@ def _best_values(study: Any) -> list[float] | None:
         return [study.best_value]
     except ValueError:  # no complete trial yet
         return None
-
-
-def _identity(spec: SweepConfig, base: list[str]) -> dict[str, Any]:
-    """What makes two sweeps the same study (not: n_trials, timeout, workers, sampler, logging)."""
-    from nnexp.sweep.overrides import override_key
-
-    kept = [
-        line
-        for line in base
-        if not override_key(line).startswith(("tracking", "hydra", "trainer.progress"))
-    ]
-    identity = {
-        "overrides": kept,
-        "space": {k: asdict(v) for k, v in spec.space.items()},
-        "metrics": spec.objective_metrics,
-        "directions": spec.objective_directions,
-    }
-    return json.loads(json.dumps(identity, default=str))
 
 
 def _display(storage: str) -> str:

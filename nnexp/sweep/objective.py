@@ -25,10 +25,10 @@ from typing import Any
 
 from nnexp.cmdline import command_line, shell_line
 from nnexp.redact import redact
-from nnexp.sweep.orphans import LEASE_REFRESH, WORKER_ATTR, requeue_trial, worker_identity
+from nnexp.sweep.attrs import REPLACED_ATTR, RETRY_OF_ATTR, RUN_ID_ATTR, WORKER_ATTR
+from nnexp.sweep.orphans import LEASE_REFRESH, requeue_trial, worker_identity
 from nnexp.sweep.overrides import merge_overrides, trial_seed
 from nnexp.sweep.space import suggest, to_override
-from nnexp.sweep.storage import REPLACED_ATTR, RETRY_OF_ATTR
 
 MAX_CONSECUTIVE_CRASHES = 3
 
@@ -41,6 +41,7 @@ class TrialOutcome:
     run_id: str | None = None
     reason: str | None = None
     crashed: bool = False
+    outside: bool = False  # failed for a reason outside the trial: re-queued
     seconds: float = 0.0
     overrides: list[str] = field(default_factory=list)
 
@@ -67,6 +68,8 @@ class TrialCallback:
 
     def on_run_start(self, run_id: str) -> None:
         self.run_id = run_id
+        # optuna-dashboard shows user attributes: a trial names its MLflow run from the start
+        self.trial.set_user_attr(RUN_ID_ATTR, run_id)
 
     def on_epoch_end(self, record: dict[str, Any]) -> None:
         epoch = int(record["epoch"])
@@ -121,7 +124,7 @@ def run_trial(plan: Any, study: Any, trial: Any, runs: Any) -> TrialOutcome:
     import optuna
     from optuna.trial import TrialState
 
-    from nnexp.errors import NnexpError, TrackingError
+    from nnexp.errors import NnexpError
     from nnexp.run import run_experiment
 
     started = time.perf_counter()
@@ -170,16 +173,21 @@ def run_trial(plan: Any, study: Any, trial: Any, runs: Any) -> TrialOutcome:
         study.tell(trial, state=TrialState.FAIL)
         requeue_trial(study, params, seed_number)
         raise
-    except TrackingError:
-        trial.set_user_attr("fail_reason", "the MLflow store failed")
-        study.tell(trial, state=TrialState.FAIL)
-        raise
     except Exception as exc:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if outside_the_trial(exc):
+            # the store, the disk or the network failed, not these hyperparameters: the trial
+            # is failed, marked replaced and re-queued with its parameters and seed
+            outcome.state, outcome.outside = "FAIL", True
+            outcome.reason = f"failed outside the trial: {type(exc).__name__}: {text}"
+            trial.set_user_attr(REPLACED_ATTR, True)
         # bad input for this point of the space (e.g. a batch larger than the data) is a
         # failed trial; anything else is a crash, and crashes in a row stop the sweep
-        outcome.state, outcome.crashed = "FAIL", not isinstance(exc, NnexpError)
-        outcome.reason = text if isinstance(exc, NnexpError) else f"{type(exc).__name__}: {text}"
+        elif isinstance(exc, NnexpError):
+            outcome.state, outcome.reason = "FAIL", text
+        else:
+            outcome.state, outcome.crashed = "FAIL", True
+            outcome.reason = f"{type(exc).__name__}: {text}"
     outcome.run_id = callback.run_id
     if result is not None:
         outcome.run_id = result.run_id
@@ -191,6 +199,8 @@ def run_trial(plan: Any, study: Any, trial: Any, runs: Any) -> TrialOutcome:
         if outcome.reason and outcome.state == "FAIL":
             trial.set_user_attr("fail_reason", redact(outcome.reason))  # kept in the journal
         study.tell(trial, state=TrialState[outcome.state])
+    if outcome.outside:
+        requeue_trial(study, params, seed_number)
     if runs is not None and outcome.run_id:
         end_tags: dict[str, Any] = {"trial_state": outcome.state}
         if outcome.values:
@@ -199,8 +209,57 @@ def run_trial(plan: Any, study: Any, trial: Any, runs: Any) -> TrialOutcome:
             end_tags["trial_fail_reason"] = outcome.reason
         if outcome.state == "PRUNED" and callback.last_report is not None:
             end_tags["trial_pruned_epoch"], end_tags["trial_reported_value"] = callback.last_report
-        runs.tag_run(outcome.run_id, end_tags)
+        try:
+            runs.tag_run(outcome.run_id, end_tags)
+        except Exception:
+            if not outcome.outside:  # the store that failed the trial may fail this too
+                raise
     return outcome
+
+
+def tell_untold(study: Any, trial: Any, exc: BaseException) -> None:
+    """Tell FAIL a trial still RUNNING after ``exc`` escaped it (e.g. raised while sampling).
+
+    An interruption re-queues its parameters (like one inside the run), so it is not lost.
+    """
+    from optuna.trial import TrialState
+
+    try:
+        state = study._storage.get_trial(trial._trial_id).state
+    except Exception:  # the storage itself failed: the orphan reaper will see the trial
+        return
+    if state != TrialState.RUNNING:
+        return
+    interrupted = isinstance(exc, KeyboardInterrupt)
+    reason = "interrupted" if interrupted else f"{type(exc).__name__}: {str(exc)[:200]}"
+    trial.set_user_attr("fail_reason", reason)
+    if interrupted:
+        trial.set_user_attr(REPLACED_ATTR, True)
+    study.tell(trial, state=TrialState.FAIL)
+    if interrupted:
+        requeue_trial(study, dict(trial.params), seed_trial_number(trial))
+
+
+def outside_the_trial(exc: BaseException) -> bool:
+    """Whether ``exc`` is a failure of the store, the disk or the network, not of the trial.
+
+    Such a trial is retried with the same parameters: e.g. MLflow's ``UNIQUE constraint
+    failed: datasets...`` when several processes log the same data set at once, a full disk,
+    a lost connection. A ``ConfigError`` or ``ValueError`` is about the hyperparameters.
+    """
+    from nnexp.errors import ConfigError, TrackingError
+
+    if isinstance(exc, TrackingError):
+        return True
+    if isinstance(exc, ConfigError):
+        return False
+    if isinstance(exc, OSError | ConnectionError | TimeoutError):
+        return True
+    for cls in type(exc).__mro__:
+        module = cls.__module__.split(".", 1)[0]
+        if module in ("mlflow", "sqlalchemy", "sqlite3", "psycopg", "requests", "urllib3"):
+            return True
+    return False
 
 
 def _judge(plan: Any, result: Any, outcome: TrialOutcome) -> None:

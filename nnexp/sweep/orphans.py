@@ -35,10 +35,8 @@ import threading
 import time
 from typing import Any
 
-from nnexp.sweep.storage import REPLACED_ATTR, RETRY_OF_ATTR
+from nnexp.sweep.attrs import ORPHAN_RETRY_ATTR, REPLACED_ATTR, RETRY_OF_ATTR, WORKER_ATTR
 
-WORKER_ATTR = "nnexp.worker"
-ORPHAN_RETRY_ATTR = "nnexp.orphan_retry"
 LEASE_REFRESH = 60.0
 LEASE_TIMEOUT = 900.0
 
@@ -63,6 +61,14 @@ def process_start(pid: int) -> str | None:
         return None
 
 
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
 def is_orphan(worker: dict[str, Any] | None, now: float | None = None) -> str | None:
     """Why the trial run by ``worker`` is orphaned, or None if its worker may be alive."""
     now = time.time() if now is None else now
@@ -81,6 +87,8 @@ def is_orphan(worker: dict[str, Any] | None, now: float | None = None) -> str | 
         started = process_start(pid)
         if worker.get("pid_start") and started and started != worker["pid_start"]:
             return f"worker pid {pid} on {worker['host']} is gone (pid reused)"
+        if _is_zombie(pid):  # killed, not yet collected by its parent: it runs nothing
+            return f"worker pid {pid} on {worker['host']} is gone (exited)"
         return None
     if now - float(worker.get("lease", now)) > LEASE_TIMEOUT:
         return f"worker on {worker.get('host')} silent for more than {LEASE_TIMEOUT:.0f} s"

@@ -36,16 +36,12 @@ from typing import Any
 from nnexp.errors import ConfigError
 from nnexp.locks import file_lock
 from nnexp.redact import redact, redact_value
+from nnexp.sweep.attrs import IDENTITY_ATTR, LAUNCHES_ATTR, REPLACED_ATTR
 
 CONNECT_TIMEOUT = 5
 LOCK_TIMEOUT = 600
 SCHEMA_ATTEMPTS = 5
 RDB_SCHEMES = ("sqlite", "postgresql", "mysql", "mariadb", "oracle", "mssql")
-
-IDENTITY_ATTR = "nnexp.identity"
-LAUNCHES_ATTR = "nnexp.launches"
-REPLACED_ATTR = "nnexp.replaced_by_retry"
-RETRY_OF_ATTR = "nnexp.retry_of"
 
 
 def default_journal(study: str, tracking_uri: str | None) -> Path:
@@ -85,11 +81,21 @@ def open_storage(
             return _rdb_storage(storage, heartbeat_interval, grace_period)
     if storage:
         return storage
-    from optuna.storages.journal import JournalFileBackend, JournalStorage
+    from nnexp.sweep.journal import open_journal
 
-    journal = default_journal(study, tracking_uri)
-    journal.parent.mkdir(parents=True, exist_ok=True)
-    return JournalStorage(JournalFileBackend(str(journal)))
+    return open_journal(default_journal(study, tracking_uri))
+
+
+def describe_storage(storage: Any) -> str:
+    """The storage as a person knows it: the journal's path or the URL (password redacted)."""
+    backend = getattr(storage, "_backend", None)
+    path = getattr(backend, "_file_path", None)
+    if path is not None:
+        return str(path)
+    url = getattr(storage, "url", None)
+    if isinstance(url, str):
+        return redact(url)
+    return redact(str(storage)) if isinstance(storage, str) else type(storage).__name__
 
 
 def is_rdb(storage: str) -> bool:
@@ -240,10 +246,10 @@ def load_study(
             pruner=pruner,
         )
     except ValueError as exc:  # e.g. directions differ from the stored study
-        raise ConfigError(f"study '{name}' in {redact(str(storage))}: {exc}") from None
+        raise ConfigError(f"study '{name}' in {describe_storage(storage)}: {exc}") from None
     except Exception as exc:
         raise ConfigError(
-            f"cannot open the Optuna storage {redact(str(storage))}: "
+            f"cannot open the Optuna storage {describe_storage(storage)}: "
             f"{type(exc).__name__}: {_first_line(exc)}"
         ) from None
     attrs = study.user_attrs
@@ -252,11 +258,13 @@ def load_study(
     if stored is None:
         study.set_user_attr(IDENTITY_ATTR, identity)
     elif stored != identity:
-        what = ", ".join(k for k in identity if identity.get(k) != stored.get(k))
+        keys = [k for k in identity if identity.get(k) != stored.get(k)]
+        what = " and ".join(IDENTITY_WORDS.get(k, k) for k in keys)
+        was = "; ".join(f"{IDENTITY_WORDS.get(k, k)}: {_plain(stored.get(k))}" for k in keys)
         raise ConfigError(
-            f"study '{name}' already exists in {redact(str(storage))} with a different {what} "
-            f"(it was: {_short(stored, what)}); resume it with the same command, or start a new "
-            f"study with sweep.study_name=NEW_NAME"
+            f"study '{name}' in {describe_storage(storage)} was started with other {what} "
+            f"(it has {was}); resume it with the same command, or start a new study with "
+            f"sweep.study_name=NEW_NAME"
         )
     launch = int(attrs.get(LAUNCHES_ATTR, 0))
     study.set_user_attr(LAUNCHES_ATTR, launch + 1)
@@ -280,9 +288,21 @@ def replaced_numbers(trials: list[Any]) -> set[int]:
     return numbers
 
 
-def _short(stored: dict[str, Any], what: str) -> str:
-    keys = [k.strip() for k in what.split(",")]
-    return "; ".join(f"{k}={stored.get(k)}" for k in keys)
+IDENTITY_WORDS = {
+    "overrides": "base overrides",
+    "space": "search space",
+    "metrics": "metrics",
+    "directions": "directions",
+}
+
+
+def _plain(value: Any) -> str:
+    """A stored identity value in a line: overrides space-separated, the rest as JSON."""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return " ".join(value) if value else "none"
+    import json
+
+    return json.dumps(value, separators=(",", ":"), default=str)
 
 
 def _first_line(exc: BaseException) -> str:

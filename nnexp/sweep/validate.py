@@ -10,6 +10,7 @@ path (so ``model.dropout`` up to 1.0, which validation rejects, fails here and n
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -18,6 +19,8 @@ from nnexp.sweep.config import DIRECTIONS, LOG_MODEL, PARAM_TYPES, SweepConfig
 from nnexp.sweep.space import Dimension, candidate_values, grid_values, to_override
 
 STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+#: The journal file ``<study>.journal`` and its lock files must fit a file name (255 bytes).
+MAX_STUDY_NAME = 128
 METRIC = re.compile(r"^(best_val|final_train|final_val|test)_(?P<name>loss|accuracy|rmse|r2)$")
 OTHER_METRICS = ("epochs_run", "train_time", "best_epoch", "baseline_loss")
 
@@ -37,6 +40,11 @@ def check_settings(spec: SweepConfig) -> None:
     """Study-level settings (no config composition needed)."""
     if not STUDY_NAME.match(spec.study):
         _fail("sweep.study_name", spec.study, "use letters, digits, '.', '_' or '-'")
+    if len(spec.study) > MAX_STUDY_NAME:
+        raise ConfigError(
+            f"sweep.study_name={spec.study[:20]}... ({len(spec.study)} characters) is invalid: "
+            f"use at most {MAX_STUDY_NAME} characters"
+        )
     if spec.n_trials is None and spec.timeout is None:
         _fail("sweep.n_trials", None, "set sweep.n_trials or sweep.timeout (or both)")
     if spec.n_trials is not None and spec.n_trials < 1:
@@ -78,6 +86,38 @@ def check_settings(spec: SweepConfig) -> None:
             )
     if not spec.space:
         _fail("sweep.space", "{}", "is empty: give at least one parameter to search")
+
+
+def check_storage(storage: str | None) -> None:
+    """A SQLite ``sweep.storage`` must be creatable: its folder exists or can be made, writable.
+
+    Checked before any study, trial or run is created (the last check of the plan), so that
+    ``sqlite:////proc/nope/o.db`` is one line with exit 2, not a crash.
+    """
+    import os
+    from pathlib import Path
+
+    from nnexp.redact import redact
+
+    if not storage or not storage.lower().startswith("sqlite:///"):
+        return
+    path = Path(storage.split(":///", 1)[1].split("?", 1)[0])
+    if str(path) in ("", ":memory:", "."):
+        return
+    path = path if path.is_absolute() else Path.cwd() / path
+    if path.is_dir():
+        raise ConfigError(f"sweep.storage={redact(storage)!r} is invalid: {path} is a folder")
+    folder = path.parent
+    try:  # the last check of a plan: the folder is made now, as the storage would make it
+        folder.mkdir(parents=True, exist_ok=True)
+        writable = os.access(folder, os.W_OK | os.X_OK)
+        reason = f"{folder} is not a writable folder"
+    except OSError as exc:
+        writable, reason = False, f"cannot create the folder {folder}: {exc.strerror}"
+    if not writable:
+        raise ConfigError(
+            f"sweep.storage={redact(storage)!r} is invalid: cannot create {path} ({reason})"
+        )
 
 
 def check_dimensions(dims: list[Dimension], groups: dict[str, list[str]], base_cfg: Any) -> None:
@@ -177,6 +217,11 @@ def _check_ranges(dim: Dimension, where: str) -> None:
         )
     if dim.low is None or dim.high is None:
         raise ConfigError(f"{where}: type {dim.type} needs both low and high")
+    for label, value in (("low", dim.low), ("high", dim.high), ("step", dim.step)):
+        if value is not None and not math.isfinite(float(value)):
+            raise ConfigError(
+                f"{where}.{label}={value} is invalid: bounds and steps must be finite numbers"
+            )
     if not dim.low < dim.high:
         raise ConfigError(f"{where}: low={dim.low} >= high={dim.high}; need low < high")
     if dim.log and dim.low <= 0:

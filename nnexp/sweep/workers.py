@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 
 from nnexp.sweep.overrides import override_key
@@ -68,8 +69,20 @@ def follow_launcher() -> None:
         raise Terminated(f"the sweep's launcher (pid {launcher}) is gone")
 
 
-def wait_workers(processes: list[subprocess.Popen]) -> list[int]:
-    return [process.wait() for process in processes]
+def wait_workers(processes: list[subprocess.Popen], poll: float = 0.2) -> list[int]:
+    """Wait for the workers; a stop request (SIGTERM, Ctrl-C) raises here, not after them."""
+    from nnexp.signals import raise_if_stop_requested
+
+    while any(process.poll() is None for process in processes):
+        raise_if_stop_requested()
+        time.sleep(poll)
+    raise_if_stop_requested()
+    return [int(process.returncode) for process in processes]
+
+
+def signal_stopped(code: int) -> bool:
+    """Whether a worker's exit code says it was stopped by a signal (its trial is re-queued)."""
+    return code in (-signal.SIGTERM, -signal.SIGINT, 128 + signal.SIGTERM, 128 + signal.SIGINT)
 
 
 def stop_workers(processes: list[subprocess.Popen], timeout: float = 10.0) -> None:

@@ -10,14 +10,22 @@ from before a reboot is known to be dead). When a process first opens a SQLite s
 KILLED, with the ``error`` tag saying why.
 
 A sweep trial's run gets ``trial_state=FAIL`` too; its Optuna trial is failed and re-queued by
-the sweep's own reaper (:mod:`nnexp.sweep.orphans`) when the sweep is resumed.
+the sweep's own reaper (:mod:`nnexp.sweep.orphans`) when the sweep is resumed. A trial whose
+result is already in (``trial_state`` COMPLETE or PRUNED) keeps it.
+
+A process that reopens a finished run to add to it (the sweep logging the best trial's model)
+first *claims* it (:func:`claimed`): it writes its own process tags before the run turns
+RUNNING and puts the trainer's back after the run ended. Without that, the run named the dead
+trainer while RUNNING, and any nnexp start in that window ended the best trial KILLED/FAIL.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 HOST_TAG = "nnexp.host"
@@ -25,6 +33,9 @@ PID_TAG = "nnexp.pid"
 PID_START_TAG = "nnexp.pid_start"
 BOOT_TAG = "nnexp.boot_id"
 PID_NS_TAG = "nnexp.pid_ns"
+PROCESS_TAGS = (HOST_TAG, PID_TAG, PID_START_TAG, BOOT_TAG, PID_NS_TAG)
+#: A trial whose result is in: the reaper ends its run but leaves its state.
+RESULT_STATES = ("COMPLETE", "PRUNED")
 
 #: ``(store uri, experiment id)`` already reaped by this process.
 _reaped: set[tuple[str, str]] = set()
@@ -106,7 +117,7 @@ def reap_dead_local_runs(store: Any) -> list[tuple[str, str]]:
             continue
         why = f"orphaned: {reason} (killed without a chance to end its run)"
         ending = [RunTag("error", why)]
-        if tags.get("nnexp.kind") == "trial":
+        if tags.get("nnexp.kind") == "trial" and tags.get("trial_state") not in RESULT_STATES:
             ending.append(RunTag("trial_state", "FAIL"))
         client.log_batch(run.info.run_id, tags=ending)
         client.set_terminated(run.info.run_id, status="KILLED")
@@ -119,6 +130,25 @@ def reap_dead_local_runs(store: Any) -> list[tuple[str, str]]:
         )
         reaped.append((run.info.run_id, reason))
     return reaped
+
+
+@contextlib.contextmanager
+def claimed(client: Any, run: Any) -> Iterator[None]:
+    """Make ``run`` (finished) name this process while it is reopened; restore it afterwards.
+
+    Call around ``mlflow.start_run(run_id=...)``: the tags are written while the run is still
+    finished, so no reaper ever sees it RUNNING under a dead process's name.
+    """
+    from mlflow.entities import RunTag
+
+    before = {key: run.data.tags[key] for key in PROCESS_TAGS if key in run.data.tags}
+    mine = process_tags()
+    client.log_batch(run.info.run_id, tags=[RunTag(k, v) for k, v in mine.items()])
+    try:
+        yield
+    finally:
+        if before:  # the run's record names who trained it again
+            client.log_batch(run.info.run_id, tags=[RunTag(k, v) for k, v in before.items()])
 
 
 def _read(path: str) -> str | None:

@@ -209,7 +209,13 @@ class RunRecorder:
             DatasetInput(dataset._to_mlflow_entity(), [InputTag("mlflow.data.context", context)])
             for dataset, context in datasets
         ]
-        self._client.log_inputs(self.run_id, inputs)
+        try:
+            self._client.log_inputs(self.run_id, inputs)
+        except Exception as exc:  # another process inserted the same data set meanwhile
+            if "UNIQUE constraint failed: datasets" not in str(exc):
+                raise
+            time.sleep(0.2)  # MLflow looks the data set up first: the second call finds it
+            self._client.log_inputs(self.run_id, inputs)
 
 
 def source_tags() -> dict[str, str]:

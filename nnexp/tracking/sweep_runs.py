@@ -1,8 +1,9 @@
 """The study's MLflow records: one parent run per study, tags on the trials' child runs.
 
 The parent is created once (under the sweep lock) with the tags ``nnexp.kind=sweep``,
-``nnexp.study=<name>`` and ``nnexp.storage=<storage>``; every later launch or worker finds it
-again by those tags, so a resumed study keeps one parent. Each trial is an ordinary nnexp run
+``nnexp.study=<name>`` and ``nnexp.storage=<storage key>`` (the storage as it sits inside the
+project, see :func:`nnexp.sweep.identity.storage_key`, so moving the project keeps it); every
+later launch or worker finds it again by those tags, so a resumed study keeps one parent. Each trial is an ordinary nnexp run
 (``run_experiment``) nested under it, tagged with its trial number, state, sampled parameters
 and override line. At the end the parent gets the best value, parameters and child run id, a CSV
 of all trials, the plots, and the best trial's child run gets the full pyfunc model.
@@ -31,7 +32,7 @@ STORAGE_TAG = "nnexp.storage"
 class SweepRuns:
     """MLflow bookkeeping for one study."""
 
-    def __init__(self, tracking: Any, study: str, storage: str):
+    def __init__(self, tracking: Any, study: str, storage: str, legacy_storage: str | None = None):
         from nnexp.tracking import open_store
         from nnexp.tracking.client import tracking_client
 
@@ -39,6 +40,8 @@ class SweepRuns:
         self.client = tracking_client(self.store.uri)
         self.study = study
         self.storage = redact(storage)
+        # parents tagged before storage keys survived a move (an absolute journal path)
+        self.legacy_storage = redact(legacy_storage) if legacy_storage else self.storage
         self.parent_id: str | None = None
 
     # -- parent ------------------------------------------------------------------------------
@@ -48,7 +51,8 @@ class SweepRuns:
             filter_string=f"tags.`{KIND_TAG}` = 'sweep' and tags.`{STUDY_TAG}` = '{self.study}'",
             order_by=["attributes.start_time ASC"],
         )
-        runs = [r for r in runs if r.data.tags.get(STORAGE_TAG) == self.storage]
+        known = (self.storage, self.legacy_storage)
+        runs = [r for r in runs if r.data.tags.get(STORAGE_TAG) in known]
         return runs[0].info.run_id if runs else None
 
     def open_parent(self, spec: Any, command: str, sweep_yaml: str) -> str:
@@ -154,7 +158,7 @@ class SweepRuns:
         winner = next((r for r in report["configs"] if r["label"] == report["winner"]), None)
         tags: dict[str, Any] = {"confirm.winner": report["winner"] or "none"}
         if winner is not None:
-            from nnexp.sweep.overrides import command_line
+            from nnexp.cmdline import command_line
 
             tags["confirm.winner_trial"] = winner["trial"]
             tags["confirm.winner_command"] = command_line(winner["overrides"])
@@ -261,10 +265,13 @@ class SweepRuns:
         with tempfile.TemporaryDirectory(prefix="nnexp-best-") as tmp:
             local = self.client.download_artifacts(run_id, "model.npz", tmp)
             model = load_model(local)
+        from nnexp.tracking.reaper import claimed
+
         mlflow.set_tracking_uri(self.store.uri)
         while mlflow.active_run() is not None:
             mlflow.end_run()
-        with mlflow.start_run(run_id=run_id):
+        # reopened RUNNING: it must name this (live) process, not the trial's finished one
+        with claimed(self.client, run), mlflow.start_run(run_id=run_id):
             uri = log_pyfunc_model(
                 model,
                 splits.scaler_mean,

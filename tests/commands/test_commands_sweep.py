@@ -6,6 +6,7 @@ import pytest
 
 SWEEP = [
     "+sweep=lr",
+    "sweep.study_name=lr",  # the default name would carry a digest of the overrides below
     "sweep.n_trials=2",
     "sweep.log_model=none",
     "sweep.confirm.top_k=0",

@@ -202,12 +202,14 @@ def _study(folder: Path, name: str = "lr") -> Any:
     import optuna
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-    journal = folder / "mlruns" / "optuna" / f"{name}.journal"
-    if not journal.exists():
+    # the default study name carries a digest of the command's overrides: lr-<8 hex digits>
+    found = sorted((folder / "mlruns" / "optuna").glob(f"{name}*.journal"))
+    if not found:
         return None
+    journal = found[0]
     storage = JournalStorage(JournalFileBackend(str(journal)))
     try:
-        return optuna.load_study(study_name=name, storage=storage)
+        return optuna.load_study(study_name=journal.stem, storage=storage)
     except KeyError:  # killed before the study was created
         return None
 

@@ -47,9 +47,20 @@ class SweepBench(NnexpCommand):
         import optuna
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-        journal = self.workdir / "mlruns" / "optuna" / f"{name}.journal"
+        journal = self.journal(name)
         storage = JournalStorage(JournalFileBackend(str(journal)))
-        return optuna.load_study(study_name=name, storage=storage)
+        return optuna.load_study(study_name=journal.stem, storage=storage)
+
+    def journal(self, name: str) -> Path:
+        """The journal of study ``name``, or of the one study ``name-<digest>`` (the default
+        name of a sweep whose command line changes its base overrides)."""
+        folder = self.workdir / "mlruns" / "optuna"
+        exact = folder / f"{name}.journal"
+        if exact.exists():
+            return exact
+        found = sorted(folder.glob(f"{name}-????????.journal"))
+        assert len(found) == 1, f"expected one study {name}[-digest] in {folder}: {found}"
+        return found[0]
 
 
 @pytest.fixture

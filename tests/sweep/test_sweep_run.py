@@ -177,7 +177,9 @@ def test_diverging_trial_is_recorded_and_the_sweep_goes_on(bench) -> None:
     study = new_journal_study(bench, "lr")
     for lr in (0.01, 3.0, 0.02):  # plain SGD on a regression at lr=3 blows up
         study.enqueue_trial({"lr": lr})
-    summary = bench.run("lr", "data=sine", "optimizer=sgd", "sweep.n_trials=3", NO_MODEL)
+    summary = bench.run(
+        "lr", "sweep.study_name=lr", "data=sine", "optimizer=sgd", "sweep.n_trials=3", NO_MODEL
+    )
     trials = bench.study("lr").get_trials()
     assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE]
     assert trials[1].user_attrs["fail_reason"].startswith("diverged:")
@@ -202,9 +204,15 @@ def test_resume_stops_at_the_total(bench) -> None:
 def test_resuming_with_a_different_sweep_is_refused(bench) -> None:
     from nnexp.errors import ConfigError
 
-    bench.run("lr", "sweep.n_trials=1", NO_MODEL)
-    with pytest.raises(ConfigError, match=r"study 'lr' already exists .* different overrides"):
-        bench.run("lr", "sweep.n_trials=2", "data=circles", NO_MODEL)
+    bench.run("lr", "sweep.study_name=lr", "sweep.n_trials=1", "tracking=off")
+    journal = bench.workdir / "mlruns" / "optuna" / "lr.journal"
+    with pytest.raises(ConfigError) as refused:
+        bench.run("lr", "sweep.study_name=lr", "sweep.n_trials=2", "data=circles", "tracking=off")
+    message = str(refused.value)
+    assert message.startswith(f"study 'lr' in {journal} was started with other base overrides")
+    # it names what the study has (not the new data=circles) and no object repr
+    assert "(it has base overrides: data.n_samples=100 trainer.epochs=10" in message
+    assert "data=circles" not in message and "object at 0x" not in message
 
 
 def test_same_seed_same_sampled_params(bench, tmp_path_factory, monkeypatch) -> None:
@@ -218,12 +226,7 @@ def test_same_seed_same_sampled_params(bench, tmp_path_factory, monkeypatch) -> 
             "trainer.epochs=3",
             "sweep.sampler.args={n_startup_trials:3}",
         )
-        study = optuna.load_study(
-            study_name="lr",
-            storage=optuna.storages.journal.JournalStorage(
-                optuna.storages.journal.JournalFileBackend(str(folder / "mlruns/optuna/lr.journal"))
-            ),
-        )
+        study = other.study("lr")
         return [t.params["lr"] for t in study.get_trials()]
 
     first = params(tmp_path_factory.mktemp("a"))
@@ -246,7 +249,7 @@ def test_orphaned_trial_is_failed_requeued_and_its_run_killed(bench) -> None:
     orphan_run = client.create_run(
         parent.info.experiment_id,
         tags={
-            "nnexp.study": "lr",
+            "nnexp.study": study.study_name,
             "trial_number": str(trial.number),
             "mlflow.parentRunId": parent.info.run_id,
         },
