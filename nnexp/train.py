@@ -386,12 +386,15 @@ def fit(
     dropout_rng = np.random.default_rng(dropout_ss)
 
     history = History(task=task)
-    last_good = [p.copy() for p in params]  # weights at the end of the last finite epoch
-    best_w = [p.copy() for p in params] if early_stopping and early_stopping.restore_best else None
+    # weights (and BatchNorm running statistics) at the end of the last finite epoch
+    state = [*params, *getattr(model, "buffers", ())]
+    last_good = [p.copy() for p in state]
+    best_w = [p.copy() for p in state] if early_stopping and early_stopping.restore_best else None
     bound = float(divergence_bound)
     batch_starts = range(0, n_train, bs)
     loss_and_grads = model.loss_and_grads
     step = optimizer.step
+    epoch_metrics = getattr(optimizer, "epoch_metrics", None)
 
     for cb in begin_cbs:
         cb(history)
@@ -435,6 +438,8 @@ def fit(
                     record["train_" + m] = tr["train_" + m]
                     if val is not None:
                         record["val_" + m] = va["val_" + m]
+                if epoch_metrics is not None:  # e.g. grad_norm from nnexp.nn.GradientStep
+                    record.update(epoch_metrics())
                 for k, v in record.items():
                     if not math.isfinite(v):
                         raise _Diverged(_divergence_reason(k, v, None, epoch))
@@ -442,11 +447,11 @@ def fit(
                 record["epoch_time"] = time.perf_counter() - t0
 
                 history.epochs.append(record)
-                _copy_into(last_good, params)
+                _copy_into(last_good, state)
                 if early_stopping is not None:
                     improved = early_stopping.update(record[early_stopping.monitor], epoch)
                     if improved and best_w is not None:
-                        _copy_into(best_w, params)
+                        _copy_into(best_w, state)
                 for cb in epoch_cbs:
                     cb(dict(record))
                 if early_stopping is not None and early_stopping.should_stop:
@@ -457,7 +462,7 @@ def fit(
     except _Diverged as div:
         history.diverged = True
         history.stop_reason = str(div)
-        _copy_into(params, last_good)
+        _copy_into(state, last_good)
     except BaseException as exc:
         history.stop_reason = f"interrupted: {type(exc).__name__} at epoch {epoch}"
         history.train_time = time.perf_counter() - t_start
@@ -472,7 +477,7 @@ def fit(
         and history.epochs
     ):
         if early_stopping.best_epoch != history.epochs[-1]["epoch"] or history.diverged:
-            _copy_into(params, best_w)
+            _copy_into(state, best_w)
         history.restored_epoch = early_stopping.best_epoch
 
     if test is not None and history.epochs:

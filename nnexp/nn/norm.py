@@ -1,0 +1,238 @@
+"""Normalisation layers with torch semantics: ``BatchNorm`` (``torch.nn.BatchNorm1d``) and
+``LayerNorm`` (``torch.nn.LayerNorm`` over the feature axis, elementwise affine).
+
+The MLP places them as Linear -> Norm -> activation on every hidden layer. Both hold an affine
+``gamma`` (d,) (torch's ``weight``, initialised to 1) and ``beta`` (d,) (torch's ``bias``,
+initialised to 0); the MLP passes views into its flat parameter/gradient buffers so the
+optimisers update them with everything else.
+
+BatchNorm, training: statistics of the batch (mean, *biased* variance over the n rows); the
+running statistics move as torch's ``running = (1 - momentum) running + momentum batch``, with
+the *unbiased* variance (n / (n - 1)). Evaluation uses the running statistics (mean 0, var 1 at
+first). A training batch of one row is refused, as torch refuses it. ``track = False`` freezes
+the running statistics (the gradient check uses it: its loss must be a function of the weights
+only).
+
+LayerNorm normalises each row over its d features (biased variance); train and eval are the
+same function and it keeps no running statistics.
+
+Speed: forward keeps only the centred input ``xc`` (n, d) and ``inv = 1 / sqrt(var + eps)``;
+the backward formula is rearranged so every (n, d) pass is one NumPy call into buffers reused
+across batches of equal size, and the row/column sums are BLAS matrix-vector products.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _validate as V
+from .layer import Layer
+
+NORMS = ("none", "batch", "layer")
+#: torch's defaults (BatchNorm1d and LayerNorm)
+DEFAULT_EPS = 1e-5
+DEFAULT_MOMENTUM = 0.1
+
+
+class _Norm(Layer):
+    """Shared set-up: ``gamma``/``beta`` (d,) and their gradients, possibly views."""
+
+    def __init__(self, d, eps, dtype, gamma, beta, dgamma, dbeta) -> None:
+        super().__init__()
+        d = V.integer("features", d, low=1)
+        self.eps = V.number("eps", eps, low=0.0, low_open=True)
+        dt = V.dtype(dtype)
+        self.gamma = np.ones(d, dt) if gamma is None else gamma
+        self.beta = np.zeros(d, dt) if beta is None else beta
+        self.dgamma = np.zeros(d, dt) if dgamma is None else dgamma
+        self.dbeta = np.zeros(d, dt) if dbeta is None else dbeta
+        for name, arr in (
+            ("gamma", self.gamma),
+            ("beta", self.beta),
+            ("dgamma", self.dgamma),
+            ("dbeta", self.dbeta),
+        ):
+            if arr.shape != (d,):
+                raise ValueError(f"{type(self).__name__} {name} must have shape ({d},)")
+        self.params = (self.gamma, self.beta)
+        self.grads = (self.dgamma, self.dbeta)
+        self.d = d
+        self._n = -1
+
+    _cache_keys = ("_xc", "_inv")
+
+    def _buffers(self, n: int) -> None:
+        dt = self.gamma.dtype
+        self._n = n
+        self._xc_buf = np.empty((n, self.d), dt)
+        self._y_buf = np.empty((n, self.d), dt)
+        self._t_buf = np.empty((n, self.d), dt)
+        self._ones_n = np.ones(n, dt)
+        self._ones_d = np.ones(self.d, dt)
+
+
+class BatchNorm(_Norm):
+    """``torch.nn.BatchNorm1d(d, eps, momentum)`` on (n, d) inputs.
+
+    Training: ``y = (x - mean) / sqrt(var + eps) * gamma + beta`` with the batch's mean and
+    biased variance over the n rows (each (d,)). Backward (``g`` = dL/dy (n, d)):
+    ``dbeta = sum_n g``, ``dgamma = sum_n g * xhat``,
+    ``dx = gamma * inv * (g - dbeta / n - xc * inv^2 * sum_n(g * xc) / n)``.
+    Buffers: ``running_mean`` (d,), ``running_var`` (d,).
+    """
+
+    def __init__(
+        self,
+        d: int,
+        *,
+        eps: float = DEFAULT_EPS,
+        momentum: float = DEFAULT_MOMENTUM,
+        dtype=np.float64,
+        gamma: np.ndarray | None = None,
+        beta: np.ndarray | None = None,
+        dgamma: np.ndarray | None = None,
+        dbeta: np.ndarray | None = None,
+    ) -> None:
+        super().__init__(d, eps, dtype, gamma, beta, dgamma, dbeta)
+        self.momentum = V.number("momentum", momentum, low=0.0, high=1.0)
+        self.running_mean = np.zeros(d, self.gamma.dtype)
+        self.running_var = np.ones(d, self.gamma.dtype)
+        self.buffers = (self.running_mean, self.running_var)
+        self.track = True
+
+    def forward(self, x, training=False, rng=None):
+        n = x.shape[0]
+        if not training:
+            inv = np.add(self.running_var, self.eps)
+            np.sqrt(inv, out=inv)
+            np.divide(self.gamma, inv, out=inv)  # gamma / sqrt(var + eps)
+            y = np.subtract(x, self.running_mean)
+            y *= inv
+            y += self.beta
+            return y
+        if n < 2:
+            raise ValueError(
+                f"BatchNorm needs more than 1 sample per batch in training, got {n} "
+                "(torch refuses it too): use a batch size whose last batch has >= 2 rows"
+            )
+        if n != self._n:
+            self._buffers(n)
+        ones = self._ones_n
+        mean = np.dot(ones, x)
+        mean *= 1.0 / n
+        xc = np.subtract(x, mean, out=self._xc_buf)
+        t = np.multiply(xc, xc, out=self._t_buf)
+        var = np.dot(ones, t)
+        var *= 1.0 / n
+        if self.track:
+            m = self.momentum
+            rm, rv = self.running_mean, self.running_var
+            rm *= 1.0 - m
+            rm += m * mean
+            rv *= 1.0 - m
+            rv += (m * n / (n - 1)) * var
+        var += self.eps
+        inv = np.sqrt(var, out=var)
+        np.divide(1.0, inv, out=inv)
+        self._xc, self._inv = xc, inv
+        scale = self.gamma * inv
+        y = np.multiply(xc, scale, out=self._y_buf if self.inplace else None)
+        y += self.beta
+        return y
+
+    def backward(self, grad):
+        xc, inv = self._xc, self._inv
+        n = grad.shape[0]
+        ones = self._ones_n
+        np.dot(ones, grad, out=self.dbeta)
+        t = np.multiply(grad, xc, out=self._t_buf if self.inplace else None)
+        s = np.dot(ones, t)  # sum_n g * xc  (d,)
+        np.multiply(s, inv, out=self.dgamma)
+        c = inv * inv
+        c *= s
+        c *= 1.0 / n
+        dx = np.multiply(xc, c, out=t)
+        np.subtract(grad, dx, out=dx)
+        dx -= self.dbeta * (1.0 / n)
+        dx *= self.gamma * inv
+        return dx
+
+    def __repr__(self) -> str:
+        return f"BatchNorm({self.d}, eps={self.eps}, momentum={self.momentum})"
+
+
+class LayerNorm(_Norm):
+    """``torch.nn.LayerNorm(d, eps)`` on (n, d) inputs: each row normalised over its features.
+
+    ``y = (x - mean_row) / sqrt(var_row + eps) * gamma + beta`` (mean/var (n, 1), biased).
+    Backward: ``dbeta = sum_n g``, ``dgamma = sum_n g * xhat`` and with ``h = g * gamma``,
+    ``dx = inv * (h - mean_row(h) - xhat * mean_row(h * xhat))``.
+    """
+
+    def __init__(
+        self,
+        d: int,
+        *,
+        eps: float = DEFAULT_EPS,
+        dtype=np.float64,
+        gamma: np.ndarray | None = None,
+        beta: np.ndarray | None = None,
+        dgamma: np.ndarray | None = None,
+        dbeta: np.ndarray | None = None,
+    ) -> None:
+        super().__init__(d, eps, dtype, gamma, beta, dgamma, dbeta)
+
+    def forward(self, x, training=False, rng=None):
+        n = x.shape[0]
+        use_buf = training and self.inplace
+        if use_buf and n != self._n:
+            self._buffers(n)
+        ones = self._ones_d if use_buf else np.ones(self.d, x.dtype)
+        mean = np.dot(x, ones)
+        mean *= 1.0 / self.d
+        xc = np.subtract(x, mean.reshape(n, 1), out=self._xc_buf if use_buf else None)
+        t = np.multiply(xc, xc, out=self._t_buf if use_buf else None)
+        var = np.dot(t, ones)
+        var *= 1.0 / self.d
+        var += self.eps
+        inv = np.sqrt(var, out=var)
+        np.divide(1.0, inv, out=inv)
+        inv = inv.reshape(n, 1)
+        xhat = np.multiply(xc, inv, out=xc)
+        if training:
+            self._xc, self._inv = xhat, inv  # LayerNorm caches xhat itself
+        y = np.multiply(xhat, self.gamma, out=self._y_buf if use_buf else None)
+        y += self.beta
+        return y
+
+    def backward(self, grad):
+        xhat, inv = self._xc, self._inv
+        n = grad.shape[0]
+        ones_n = np.ones(n, grad.dtype) if n != self._n else self._ones_n
+        ones_d = self._ones_d if n == self._n else np.ones(self.d, grad.dtype)
+        np.dot(ones_n, grad, out=self.dbeta)
+        t = np.multiply(grad, xhat, out=self._t_buf if n == self._n else None)
+        np.dot(ones_n, t, out=self.dgamma)
+        h = np.multiply(grad, self.gamma, out=grad if self.inplace else None)
+        t *= self.gamma  # h * xhat
+        a = np.dot(t, ones_d)  # (n,)
+        a *= 1.0 / self.d
+        b = np.dot(h, ones_d)
+        b *= 1.0 / self.d
+        dx = np.multiply(xhat, a.reshape(n, 1), out=t)
+        np.subtract(h, dx, out=dx)
+        dx -= b.reshape(n, 1)
+        dx *= inv
+        return dx
+
+    def __repr__(self) -> str:
+        return f"LayerNorm({self.d}, eps={self.eps})"
+
+
+def make_norm(name: str, d: int, **kwargs) -> _Norm | None:
+    """``None`` for ``"none"``, else the layer; unknown names raise ValueError."""
+    if name not in NORMS:
+        raise ValueError(f"unknown norm {name!r}; valid: {', '.join(NORMS)}")
+    if name == "none":
+        return None
+    return (BatchNorm if name == "batch" else LayerNorm)(d, **kwargs)
