@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from nnexp.nn import SCHEDULES, make_schedule
@@ -145,3 +146,47 @@ def test_cosine_with_warmup_matches_torch_linear_then_cosine():
 def test_one_cycle_refuses_a_warmup():
     with pytest.raises(ValueError, match="one_cycle has its own warm-up"):
         make_schedule("one_cycle", 0.1, total_steps=10, warmup_epochs=2)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"mode": "max", "factor": 0.5, "patience": 2, "cooldown": 1},
+        {"threshold": 0.05, "threshold_mode": "abs", "patience": 0, "min_lr": 0.02},
+        {"factor": 0.3, "patience": 1, "threshold": 0.1, "cooldown": 2, "min_lr": 1e-3},
+    ],
+)
+def test_reduce_on_plateau_matches_torch(kw):
+    """The same metric sequence (improving, flat, noisy, worsening) gives torch's rates."""
+    torch = pytest.importorskip("torch")
+    from nnexp.nn import ReduceLROnPlateau
+
+    rng = np.random.default_rng(0)
+    values = [1.0, 0.8, 0.7, 0.7, 0.69999, 0.71, 0.7, 0.65, 0.66, 0.66]
+    values += list(0.6 + 0.02 * rng.standard_normal(30)) + [0.7 + 0.01 * i for i in range(15)]
+
+    class Opt:
+        lr = 0.5
+
+    ours = ReduceLROnPlateau(Opt, **kw)
+    topt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.5)
+    theirs = torch.optim.lr_scheduler.ReduceLROnPlateau(topt, **kw)
+    got, want = [], []
+    for epoch, v in enumerate(values, start=1):
+        ours.on_epoch_end({"epoch": epoch, "val_loss": float(v), "lr": Opt.lr})
+        theirs.step(float(v))
+        got.append(Opt.lr)
+        want.append(topt.param_groups[0]["lr"])
+    assert got == pytest.approx(want, rel=1e-15)
+    assert len(set(want)) > 2  # the sequence did reduce, more than once
+
+
+def test_reduce_on_plateau_names_a_missing_metric():
+    from nnexp.nn import ReduceLROnPlateau
+
+    class Opt:
+        lr = 0.1
+
+    with pytest.raises(ValueError, match="monitor 'val_r2' is not a recorded metric; recorded:"):
+        ReduceLROnPlateau(Opt, monitor="val_r2").on_epoch_end({"epoch": 1, "val_loss": 1.0})
