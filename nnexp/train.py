@@ -16,8 +16,10 @@ What one epoch does, in order:
    same way and are directly comparable, which is what the under/overfitting diagnosis needs.
 4. Append the record ``{"epoch" (1-based), "train_loss", "val_loss", "train_accuracy",
    "val_accuracy" | "train_rmse", "val_rmse", "train_r2", "val_r2", "lr", "epoch_time"}``
-   (``epoch_time``: wall seconds of steps 2-3), update early stopping, then call each
-   callback's ``on_epoch_end(record)`` (a copy of it).
+   (``epoch_time``: wall seconds of steps 2-3), plus whatever ``optimizer.epoch_metrics()``
+   returns when the optimiser has it (``grad_norm`` from :class:`nnexp.nn.GradientStep` with
+   clipping on), update early stopping, then call each callback's ``on_epoch_end(record)``
+   (a copy of it).
 
 Randomness: ``SeedSequence(seed).spawn(2)`` gives two independent streams, one for the
 shuffling order and one handed to the model for dropout; the same model, data, optimiser and
@@ -32,6 +34,8 @@ model's weights are put back to those of the last finite epoch (the initial weig
 first epoch diverged) — or the best epoch's if early stopping with ``restore_best`` is on —
 so the model stays usable; the optimiser's internal state is not rolled back. NumPy floating
 point warnings are silenced inside the loop (``np.errstate``); fit never crashes on overflow.
+
+BatchNorm's running statistics (``model.buffers``) are saved and restored with the weights.
 
 Early stopping (off by default) monitors one record key; with ``restore_best=True`` the best
 epoch's weights are copied back into the model's arrays (in place) when training ends, whether

@@ -218,8 +218,7 @@ class SigmoidBCE(Head):
         N = z.size
         a = np.abs(z)
         np.negative(a, out=a)
-        np.exp(a, out=a)
-        l1p = np.log1p(a, out=a)  # log1p(exp(-|z|)) (n, k)
+        l1p = np.logaddexp(0.0, a, out=a)  # NumPy computes it as log1p(exp(-|z|)) (n, k)
         m = np.maximum(z, 0.0)
         t = np.multiply(z, y)
         m -= t  # max(z, 0) - z y, exact for 0/1 targets

@@ -59,7 +59,7 @@ class _Norm(Layer):
         self.d = d
         self._n = -1
 
-    _cache_keys = ("_xc", "_inv")
+    _cache_keys = ("_xc", "_inv", "_scale")
 
     def _buffers(self, n: int) -> None:
         dt = self.gamma.dtype
@@ -67,8 +67,12 @@ class _Norm(Layer):
         self._xc_buf = np.empty((n, self.d), dt)
         self._y_buf = np.empty((n, self.d), dt)
         self._t_buf = np.empty((n, self.d), dt)
+        self._avg_n = np.full(n, 1.0 / n, dt)  # mean over rows as one BLAS dot
+        self._avg_d = np.full(self.d, 1.0 / self.d, dt)  # mean over features
         self._ones_n = np.ones(n, dt)
-        self._ones_d = np.ones(self.d, dt)
+        self._batch_stats = np.empty((2, self.d), dt)  # batch mean, biased variance
+        m = getattr(self, "momentum", 0.0)
+        self._stat_weights = np.array([[m], [m * n / max(n - 1, 1)]], dt)
 
 
 class BatchNorm(_Norm):
@@ -95,8 +99,10 @@ class BatchNorm(_Norm):
     ) -> None:
         super().__init__(d, eps, dtype, gamma, beta, dgamma, dbeta)
         self.momentum = V.number("momentum", momentum, low=0.0, high=1.0)
-        self.running_mean = np.zeros(d, self.gamma.dtype)
-        self.running_var = np.ones(d, self.gamma.dtype)
+        # one (2, d) array: row 0 running_mean, row 1 running_var, updated by 3 NumPy calls
+        self._stats = np.zeros((2, d), self.gamma.dtype)
+        self._stats[1] = 1.0
+        self.running_mean, self.running_var = self._stats[0], self._stats[1]
         self.buffers = (self.running_mean, self.running_var)
         self.track = True
 
@@ -117,25 +123,19 @@ class BatchNorm(_Norm):
             )
         if n != self._n:
             self._buffers(n)
-        ones = self._ones_n
-        mean = np.dot(ones, x)
-        mean *= 1.0 / n
+        avg, batch = self._avg_n, self._batch_stats
+        mean = np.dot(avg, x, out=batch[0])  # (d,)
         xc = np.subtract(x, mean, out=self._xc_buf)
         t = np.multiply(xc, xc, out=self._t_buf)
-        var = np.dot(ones, t)
-        var *= 1.0 / n
-        if self.track:
-            m = self.momentum
-            rm, rv = self.running_mean, self.running_var
-            rm *= 1.0 - m
-            rm += m * mean
-            rv *= 1.0 - m
-            rv += (m * n / (n - 1)) * var
-        var += self.eps
-        inv = np.sqrt(var, out=var)
+        var = np.dot(avg, t, out=batch[1])  # biased variance (d,)
+        if self.track:  # running = (1 - m) running + m [mean; var * n / (n - 1)]
+            self._stats *= 1.0 - self.momentum
+            self._stats += np.multiply(batch, self._stat_weights)
+        inv = np.add(var, self.eps)
+        np.sqrt(inv, out=inv)
         np.divide(1.0, inv, out=inv)
-        self._xc, self._inv = xc, inv
-        scale = self.gamma * inv
+        scale = np.multiply(self.gamma, inv)
+        self._xc, self._inv, self._scale = xc, inv, scale
         y = np.multiply(xc, scale, out=self._y_buf if self.inplace else None)
         y += self.beta
         return y
@@ -154,7 +154,7 @@ class BatchNorm(_Norm):
         dx = np.multiply(xc, c, out=t)
         np.subtract(grad, dx, out=dx)
         dx -= self.dbeta * (1.0 / n)
-        dx *= self.gamma * inv
+        dx *= self._scale  # gamma * inv
         return dx
 
     def __repr__(self) -> str:
@@ -187,13 +187,11 @@ class LayerNorm(_Norm):
         use_buf = training and self.inplace
         if use_buf and n != self._n:
             self._buffers(n)
-        ones = self._ones_d if use_buf else np.ones(self.d, x.dtype)
-        mean = np.dot(x, ones)
-        mean *= 1.0 / self.d
+        avg = self._avg_d if use_buf else np.full(self.d, 1.0 / self.d, x.dtype)
+        mean = np.dot(x, avg)  # (n,)
         xc = np.subtract(x, mean.reshape(n, 1), out=self._xc_buf if use_buf else None)
         t = np.multiply(xc, xc, out=self._t_buf if use_buf else None)
-        var = np.dot(t, ones)
-        var *= 1.0 / self.d
+        var = np.dot(t, avg)  # biased variance (n,)
         var += self.eps
         inv = np.sqrt(var, out=var)
         np.divide(1.0, inv, out=inv)
@@ -206,20 +204,20 @@ class LayerNorm(_Norm):
         return y
 
     def backward(self, grad):
+        # with h = g * gamma: dx = inv * (h - mean_d(h) - xhat * mean_d(h * xhat)), where
+        # mean_d(h) = g @ (gamma / d) and mean_d(h * xhat) = (g * xhat) @ (gamma / d)
         xhat, inv = self._xc, self._inv
         n = grad.shape[0]
-        ones_n = np.ones(n, grad.dtype) if n != self._n else self._ones_n
-        ones_d = self._ones_d if n == self._n else np.ones(self.d, grad.dtype)
+        buffered = self.inplace and n == self._n
+        ones_n = self._ones_n if buffered else np.ones(n, grad.dtype)
         np.dot(ones_n, grad, out=self.dbeta)
-        t = np.multiply(grad, xhat, out=self._t_buf if n == self._n else None)
+        t = np.multiply(grad, xhat, out=self._t_buf if buffered else None)
         np.dot(ones_n, t, out=self.dgamma)
-        h = np.multiply(grad, self.gamma, out=grad if self.inplace else None)
-        t *= self.gamma  # h * xhat
-        a = np.dot(t, ones_d)  # (n,)
-        a *= 1.0 / self.d
-        b = np.dot(h, ones_d)
-        b *= 1.0 / self.d
+        gamma_d = self.gamma * (1.0 / self.d)
+        a = np.dot(t, gamma_d)  # (n,)
+        b = np.dot(grad, gamma_d)  # (n,)
         dx = np.multiply(xhat, a.reshape(n, 1), out=t)
+        h = np.multiply(grad, self.gamma, out=grad if self.inplace else None)
         np.subtract(h, dx, out=dx)
         dx -= b.reshape(n, 1)
         dx *= inv

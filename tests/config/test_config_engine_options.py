@@ -227,3 +227,27 @@ def test_gradient_step_is_used_only_when_needed():
     cfg.trainer.clip_grad_value = 0.1
     optimizer, _, _ = build_training(cfg, model, splits, dataset.task)
     assert isinstance(optimizer, GradientStep) and optimizer.clip_grad_value == 0.1
+
+
+def test_pre_clip_gradient_norm_is_a_logged_metric(tmp_path):
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    cfg = compose_config(
+        [
+            "trainer.progress=false",
+            f"tracking.uri={uri}",
+            f"tracking.artifact_location={tmp_path / 'artifacts'}",
+            "tracking.log_model=false",
+            "tracking.log_plots=false",
+            "trainer.epochs=3",
+            "trainer.clip_grad_norm=0.01",
+        ]
+    )
+    result = run_experiment(cfg)
+    history = MlflowClient(tracking_uri=uri).get_metric_history(result.run_id, "grad_norm")
+    assert [m.step for m in history] == [1, 2, 3]
+    assert [m.value for m in history] == pytest.approx(
+        [r["grad_norm"] for r in result.history.epochs], rel=1e-12
+    )
+    assert all(m.value > 0.01 for m in history)  # above the clipping threshold: it clipped
