@@ -228,3 +228,47 @@ def test_norm_options_are_refused_where_they_do_nothing():
         MLP([2, 3, 1], norm_eps=1e-3)
     with pytest.raises(ValueError, match="unknown norm 'group'; valid: none, batch, layer"):
         MLP([2, 3, 1], norm="group")
+
+
+def test_fit_restores_running_statistics_with_the_weights_after_divergence():
+    """A diverged epoch puts back the weights *and* BatchNorm's running statistics of the last
+    finite epoch (NaN statistics would otherwise poison every later prediction)."""
+    from types import SimpleNamespace
+
+    from nnexp.nn import make_optimizer
+    from nnexp.train import fit
+
+    X, y = _data(n=40, k=2, seed=5)
+    model = MLP([3, 6, 2], activation="tanh", output="softmax", norm="batch", rng=0)
+    inner = make_optimizer("sgd", model.params, lr=0.05)
+    snapshots = []
+
+    class PoisonInEpoch2:
+        params, lr, steps = inner.params, 0.05, 0
+
+        def step(self, grads):
+            self.steps += 1
+            inner.step(grads)
+            if self.steps == 5:  # first step of epoch 2 (4 batches of 10 per epoch)
+                model.flat_params[...] = np.nan
+
+    class Snapshot:
+        def on_epoch_end(self, record):
+            snapshots.append([p.copy() for p in model.params + model.buffers])
+
+    splits = SimpleNamespace(
+        train=SimpleNamespace(X=X, y=y), val=None, test=None, task="classification"
+    )
+    history = fit(
+        model,
+        PoisonInEpoch2(),
+        splits,
+        epochs=3,
+        batch_size=10,
+        shuffle=False,
+        callbacks=[Snapshot()],
+    )
+    assert history.diverged and len(history.epochs) == 1
+    for now, then in zip(model.params + model.buffers, snapshots[0], strict=True):
+        assert np.array_equal(now, then)
+    assert np.all(np.isfinite(model.buffers[0]))
