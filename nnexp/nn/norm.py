@@ -148,8 +148,7 @@ class BatchNorm(_Norm):
         t = np.multiply(grad, xc, out=self._t_buf if self.inplace else None)
         s = np.dot(ones, t)  # sum_n g * xc  (d,)
         np.multiply(s, inv, out=self.dgamma)
-        c = inv * inv
-        c *= s
+        c = self.dgamma * inv  # inv^2 * sum_n(g * xc)
         c *= 1.0 / n
         dx = np.multiply(xc, c, out=t)
         np.subtract(grad, dx, out=dx)
