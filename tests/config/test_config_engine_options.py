@@ -251,3 +251,28 @@ def test_pre_clip_gradient_norm_is_a_logged_metric(tmp_path):
         [r["grad_norm"] for r in result.history.epochs], rel=1e-12
     )
     assert all(m.value > 0.01 for m in history)  # above the clipping threshold: it clipped
+
+
+def test_pyfunc_model_with_batchnorm_predicts_with_running_statistics(tmp_path):
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    cfg = compose_config(
+        [
+            "trainer.progress=false",
+            f"tracking.uri={uri}",
+            f"tracking.artifact_location={tmp_path / 'artifacts'}",
+            "tracking.log_plots=false",
+            "trainer.epochs=3",
+            "model.norm=batch",
+        ]
+    )
+    result = run_experiment(cfg)
+    mlflow.set_tracking_uri(uri)
+    pyfunc = mlflow.pyfunc.load_model(result.model_uri)
+    raw = result.dataset.X[:40]
+    standardized = (raw - result.splits.scaler_mean) / result.splits.scaler_std
+    np.testing.assert_array_equal(
+        np.asarray(pyfunc.predict(raw)), result.model.predict(standardized)
+    )
+    assert not np.allclose(result.model.buffers[0], 0.0)  # trained running statistics in use
