@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nnexp.build import build_model, build_optimizer, build_schedule, build_splits, resolve_head
+from nnexp.build import build_model, build_splits, build_training, class_weights, resolve_head
 from nnexp.errors import ConfigError
 
 
@@ -60,9 +60,9 @@ def run_experiment(
 
     seed = int(cfg.seed)
     dataset, splits = build_splits(cfg.data, seed)
-    model = build_model(cfg.model, dataset, seed)
-    optimizer = build_optimizer(cfg.optimizer, model.params)
-    schedule = build_schedule(cfg.optimizer, cfg.trainer.epochs)
+    model = build_model(
+        cfg.model, dataset, seed, class_weight=class_weights(cfg.data, splits, dataset)
+    )
     n_train = len(splits.train.X)
     batch_size = cfg.trainer.batch_size
     if batch_size is not None and batch_size > n_train:
@@ -70,6 +70,7 @@ def run_experiment(
             f"trainer.batch_size={batch_size} is invalid: larger than the {n_train} training "
             f"samples of data={cfg.data.name} (use <= {n_train}, or null for full batch)"
         )
+    optimizer, schedule, schedule_callbacks = build_training(cfg, model, splits, dataset.task)
     _, loss_name, _ = resolve_head(cfg.model, dataset)
     baseline = float(trivial_baseline(splits.train, splits.val, dataset.task, loss_name))
     show_progress = cfg.trainer.progress if progress is None else progress
@@ -79,7 +80,7 @@ def run_experiment(
         enabled=None if show_progress else False,
     )
     # StopOnSignal comes last: an epoch's metrics are queued before a Ctrl-C/SIGTERM stops it.
-    listeners = [bar, *callbacks, StopOnSignal()]
+    listeners = [bar, *callbacks, *schedule_callbacks, StopOnSignal()]
 
     if not cfg.tracking.enabled:
         history = _fit(cfg, model, optimizer, schedule, splits, listeners)

@@ -16,8 +16,10 @@ What one epoch does, in order:
    same way and are directly comparable, which is what the under/overfitting diagnosis needs.
 4. Append the record ``{"epoch" (1-based), "train_loss", "val_loss", "train_accuracy",
    "val_accuracy" | "train_rmse", "val_rmse", "train_r2", "val_r2", "lr", "epoch_time"}``
-   (``epoch_time``: wall seconds of steps 2-3), update early stopping, then call each
-   callback's ``on_epoch_end(record)`` (a copy of it).
+   (``epoch_time``: wall seconds of steps 2-3), plus whatever ``optimizer.epoch_metrics()``
+   returns when the optimiser has it (``grad_norm`` from :class:`nnexp.nn.GradientStep` with
+   clipping on), update early stopping, then call each callback's ``on_epoch_end(record)``
+   (a copy of it).
 
 Randomness: ``SeedSequence(seed).spawn(2)`` gives two independent streams, one for the
 shuffling order and one handed to the model for dropout; the same model, data, optimiser and
@@ -32,6 +34,8 @@ model's weights are put back to those of the last finite epoch (the initial weig
 first epoch diverged) — or the best epoch's if early stopping with ``restore_best`` is on —
 so the model stays usable; the optimiser's internal state is not rolled back. NumPy floating
 point warnings are silenced inside the loop (``np.errstate``); fit never crashes on overflow.
+
+BatchNorm's running statistics (``model.buffers``) are saved and restored with the weights.
 
 Early stopping (off by default) monitors one record key; with ``restore_best=True`` the best
 epoch's weights are copied back into the model's arrays (in place) when training ends, whether
@@ -386,12 +390,15 @@ def fit(
     dropout_rng = np.random.default_rng(dropout_ss)
 
     history = History(task=task)
-    last_good = [p.copy() for p in params]  # weights at the end of the last finite epoch
-    best_w = [p.copy() for p in params] if early_stopping and early_stopping.restore_best else None
+    # weights (and BatchNorm running statistics) at the end of the last finite epoch
+    state = [*params, *getattr(model, "buffers", ())]
+    last_good = [p.copy() for p in state]
+    best_w = [p.copy() for p in state] if early_stopping and early_stopping.restore_best else None
     bound = float(divergence_bound)
     batch_starts = range(0, n_train, bs)
     loss_and_grads = model.loss_and_grads
     step = optimizer.step
+    epoch_metrics = getattr(optimizer, "epoch_metrics", None)
 
     for cb in begin_cbs:
         cb(history)
@@ -435,6 +442,8 @@ def fit(
                     record["train_" + m] = tr["train_" + m]
                     if val is not None:
                         record["val_" + m] = va["val_" + m]
+                if epoch_metrics is not None:  # e.g. grad_norm from nnexp.nn.GradientStep
+                    record.update(epoch_metrics())
                 for k, v in record.items():
                     if not math.isfinite(v):
                         raise _Diverged(_divergence_reason(k, v, None, epoch))
@@ -442,11 +451,11 @@ def fit(
                 record["epoch_time"] = time.perf_counter() - t0
 
                 history.epochs.append(record)
-                _copy_into(last_good, params)
+                _copy_into(last_good, state)
                 if early_stopping is not None:
                     improved = early_stopping.update(record[early_stopping.monitor], epoch)
                     if improved and best_w is not None:
-                        _copy_into(best_w, params)
+                        _copy_into(best_w, state)
                 for cb in epoch_cbs:
                     cb(dict(record))
                 if early_stopping is not None and early_stopping.should_stop:
@@ -457,7 +466,7 @@ def fit(
     except _Diverged as div:
         history.diverged = True
         history.stop_reason = str(div)
-        _copy_into(params, last_good)
+        _copy_into(state, last_good)
     except BaseException as exc:
         history.stop_reason = f"interrupted: {type(exc).__name__} at epoch {epoch}"
         history.train_time = time.perf_counter() - t_start
@@ -472,7 +481,7 @@ def fit(
         and history.epochs
     ):
         if early_stopping.best_epoch != history.epochs[-1]["epoch"] or history.diverged:
-            _copy_into(params, best_w)
+            _copy_into(state, best_w)
         history.restored_epoch = early_stopping.best_epoch
 
     if test is not None and history.epochs:

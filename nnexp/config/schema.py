@@ -7,12 +7,14 @@ config, before anything runs. Range checks (``lr > 0``) live in :mod:`nnexp.conf
 
 Each group has one schema shared by all its options, so that any option can be swapped on the
 command line and every run logs the same parameter names (runs line up in MLflow's compare view).
-Keys that an option does not use keep their defaults and are ignored by the builder.
+Optimiser and schedule keys that an option does not use default to null, and setting one is
+refused (:mod:`nnexp.config.validate`): every value given takes effect.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from nnexp.launch.config import LauncherConfig  # stdlib-only dataclass (conf/launcher/*.yaml)
 from nnexp.sweep.config import SweepConfig  # stdlib-only dataclasses (conf/sweep/*.yaml)
@@ -42,6 +44,9 @@ class DataConfig:
     #: seed of the data (generation, split, noise); null = the run's ``seed``. Sweeps set it to
     #: the base seed so that trials with different seeds are compared on the same split.
     seed: int | None = None
+    #: loss weight per class: null (none), "balanced" (n / (k * count) on the training split,
+    #: as sklearn's compute_class_weight) or a list with one positive number per class
+    class_weight: Any = None
 
 
 @dataclass
@@ -54,20 +59,43 @@ class ModelConfig:
     output: str = "auto"
     loss: str = "auto"
     init: str = "xavier_uniform"
-    init_std: float = 1.0
+    #: std of ``init: normal`` (null: 1.0); refused with any other init
+    init_std: float | None = None
     dropout: float = 0.0
     dtype: str = "float64"
+    #: none | batch (BatchNorm1d) | layer (LayerNorm), Linear -> Norm -> activation
+    norm: str = "none"
+    #: torch's eps (null: 1e-5) and BatchNorm momentum (null: 0.1)
+    norm_eps: float | None = None
+    norm_momentum: float | None = None
+    #: softmax cross-entropy's label_smoothing (torch's), in [0, 1]
+    label_smoothing: float = 0.0
 
 
 @dataclass
 class ScheduleConfig:
-    """Learning-rate schedule (epoch-wise), with optional linear warm-up."""
+    """Learning-rate schedule, with optional linear warm-up. Keys left null take the named
+    schedule's own default (torch's); a key the schedule does not use is refused."""
 
     name: str = "constant"
+    #: epoch | step (stepped every batch); null: step for one_cycle, else epoch
+    interval: str | None = None
     warmup_epochs: int = 0
-    step_size: int = 30
-    gamma: float = 0.1
-    min_lr: float = 0.0
+    step_size: int | None = None  # step: 30
+    gamma: float | None = None  # step: 0.1, exponential: 0.95
+    min_lr: float | None = None  # cosine, reduce_on_plateau: 0
+    monitor: str | None = None  # reduce_on_plateau: val_loss
+    mode: str | None = None  # reduce_on_plateau: min
+    factor: float | None = None  # reduce_on_plateau: 0.1
+    patience: int | None = None  # reduce_on_plateau: 10
+    threshold: float | None = None  # reduce_on_plateau: 1e-4
+    threshold_mode: str | None = None  # reduce_on_plateau: rel
+    cooldown: int | None = None  # reduce_on_plateau: 0
+    pct_start: float | None = None  # one_cycle: 0.3
+    div_factor: float | None = None  # one_cycle: 25
+    final_div_factor: float | None = None  # one_cycle: 1e4
+    anneal_strategy: str | None = None  # one_cycle: cos
+    three_phase: bool | None = None  # one_cycle: false
 
 
 @dataclass
@@ -77,10 +105,17 @@ class OptimizerConfig:
     name: str = "adam"
     lr: float = 0.01
     weight_decay: float = 0.0
-    momentum: float = 0.9
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
-    eps: float = 1e-8
-    alpha: float = 0.99
+    #: L1 penalty: adds l1 * sign(p) to every parameter's gradient (loss + l1 * sum |p|)
+    l1: float = 0.0
+    # null: the optimiser's own (torch's) default; a key the optimiser does not take is refused
+    momentum: float | None = None
+    dampening: float | None = None
+    nesterov: bool | None = None
+    betas: list[float] | None = None
+    eps: float | None = None
+    alpha: float | None = None
+    amsgrad: bool | None = None
+    centered: bool | None = None
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
 
 
@@ -105,6 +140,9 @@ class TrainerConfig:
     shuffle: bool = True
     divergence_bound: float = 1e6
     progress: bool = True
+    #: clip the global gradient norm (torch's clip_grad_norm_) / every element (clip_grad_value_)
+    clip_grad_norm: float | None = None
+    clip_grad_value: float | None = None
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
 
 

@@ -53,14 +53,28 @@ def _validate_data(data: Any) -> None:
         _at_least("data.seed", data.seed, 0)
     _fraction("data.label_noise", data.label_noise, allow_zero=True)
     _at_least("data.input_noise", data.input_noise, 0.0)
+    _validate_class_weight(data.get("class_weight"))
     if data.name == "csv":
         for key in ("path", "target"):
             if not data[key]:
                 _fail(f"data.{key}", data[key], "is required for data=csv")
 
 
+def _validate_class_weight(weights: Any) -> None:
+    if weights is None or weights == "balanced":
+        return
+    if isinstance(weights, str) or not all(
+        isinstance(w, int | float) and not isinstance(w, bool) and w > 0 for w in weights
+    ):
+        _fail(
+            "data.class_weight",
+            weights if isinstance(weights, str) else list(weights),
+            "valid choices: null, balanced, or a list of positive weights, one per class",
+        )
+
+
 def _validate_model(model: Any) -> None:
-    from nnexp.nn import ACTIVATIONS, INITIALIZERS, LOSSES, OUTPUTS
+    from nnexp.nn import ACTIVATIONS, INITIALIZERS, LOSSES, NORMS, OUTPUTS
 
     for index, size in enumerate(model.hidden_sizes):
         if size < 1:
@@ -68,35 +82,94 @@ def _validate_model(model: Any) -> None:
     _choice("model.activation", model.activation, ACTIVATIONS)
     _choice("model.output", model.output, [OUTPUTS_AUTO, *OUTPUTS])
     _choice("model.loss", model.loss, [OUTPUTS_AUTO, *LOSSES])
-    _choice("model.init", model.init, INITIALIZERS)
+    _choice("model.init", model.init, [*INITIALIZERS, "tutorial"])
     if not 0.0 <= model.dropout < 1.0:
         _fail("model.dropout", model.dropout, "must be in [0, 1)")
     _choice("model.dtype", model.dtype, DTYPES)
-    if model.init_std <= 0:
-        _fail("model.init_std", model.init_std, "must be > 0")
+    if model.init_std is not None:
+        if model.init != "normal":
+            _fail("model.init_std", model.init_std, f"has no effect on model.init={model.init}")
+        if model.init_std <= 0:
+            _fail("model.init_std", model.init_std, "must be > 0")
+    _choice("model.norm", model.norm, NORMS)
+    if model.norm_eps is not None:
+        if model.norm == "none":
+            _fail("model.norm_eps", model.norm_eps, "has no effect on model.norm=none")
+        if not model.norm_eps > 0:
+            _fail("model.norm_eps", model.norm_eps, "must be > 0")
+    if model.norm_momentum is not None:
+        if model.norm != "batch":
+            _fail(
+                "model.norm_momentum",
+                model.norm_momentum,
+                f"has no effect on model.norm={model.norm} (BatchNorm only)",
+            )
+        if not 0.0 <= model.norm_momentum <= 1.0:
+            _fail("model.norm_momentum", model.norm_momentum, "must be in [0, 1]")
+    if not 0.0 <= model.label_smoothing <= 1.0:
+        _fail("model.label_smoothing", model.label_smoothing, "must be in [0, 1]")
 
 
 def _validate_optimizer(opt: Any) -> None:
+    from nnexp.build import optimizer_kwargs, schedule_interval, schedule_kwargs
     from nnexp.nn import OPTIMIZERS, SCHEDULES
 
     _choice("optimizer.name", opt.name, OPTIMIZERS)
     if not opt.lr > 0:
         _fail("optimizer.lr", opt.lr, "must be > 0")
     _at_least("optimizer.weight_decay", opt.weight_decay, 0.0)
-    _at_least("optimizer.momentum", opt.momentum, 0.0)
-    if len(opt.betas) != 2 or not all(0.0 <= b < 1.0 for b in opt.betas):
+    _at_least("optimizer.l1", opt.l1, 0.0)
+    if opt.momentum is not None and not 0.0 <= opt.momentum < 1.0:
+        _fail("optimizer.momentum", opt.momentum, "must be in [0, 1)")
+    if opt.dampening is not None and not 0.0 <= opt.dampening <= 1.0:
+        _fail("optimizer.dampening", opt.dampening, "must be in [0, 1]")
+    if opt.betas is not None and (
+        len(opt.betas) != 2 or not all(0.0 <= b < 1.0 for b in opt.betas)
+    ):
         _fail("optimizer.betas", list(opt.betas), "must be two numbers in [0, 1)")
-    if not opt.eps > 0:
+    if opt.eps is not None and not opt.eps > 0:
         _fail("optimizer.eps", opt.eps, "must be > 0")
-    if not 0.0 <= opt.alpha < 1.0:
+    if opt.alpha is not None and not 0.0 <= opt.alpha < 1.0:
         _fail("optimizer.alpha", opt.alpha, "must be in [0, 1)")
+    optimizer_kwargs(opt)  # a key the optimiser does not take is refused
     sched = opt.schedule
-    _choice("optimizer.schedule.name", sched.name, SCHEDULES)
+    _choice("optimizer.schedule.name", sched.name, [*SCHEDULES, "reduce_on_plateau"])
+    if sched.interval is not None:
+        _choice("optimizer.schedule.interval", sched.interval, ("epoch", "step"))
     _at_least("optimizer.schedule.warmup_epochs", sched.warmup_epochs, 0)
-    _positive_int("optimizer.schedule.step_size", sched.step_size)
-    if not 0.0 < sched.gamma <= 1.0:
+    if sched.step_size is not None:
+        _positive_int("optimizer.schedule.step_size", sched.step_size)
+    if sched.gamma is not None and not 0.0 < sched.gamma <= 1.0:
         _fail("optimizer.schedule.gamma", sched.gamma, "must be in (0, 1]")
-    _at_least("optimizer.schedule.min_lr", sched.min_lr, 0.0)
+    if sched.min_lr is not None:
+        _at_least("optimizer.schedule.min_lr", sched.min_lr, 0.0)
+    if sched.factor is not None and not 0.0 < sched.factor < 1.0:
+        _fail("optimizer.schedule.factor", sched.factor, "must be in (0, 1)")
+    for key in ("patience", "cooldown"):
+        if sched[key] is not None:
+            _at_least(f"optimizer.schedule.{key}", sched[key], 0)
+    if sched.threshold is not None:
+        _at_least("optimizer.schedule.threshold", sched.threshold, 0.0)
+    for key, valid in (
+        ("mode", ("min", "max")),
+        ("threshold_mode", ("rel", "abs")),
+        ("anneal_strategy", ("cos", "linear")),
+    ):
+        if sched[key] is not None:
+            _choice(f"optimizer.schedule.{key}", sched[key], valid)
+    if sched.pct_start is not None and not 0.0 < sched.pct_start < 1.0:
+        _fail("optimizer.schedule.pct_start", sched.pct_start, "must be in (0, 1)")
+    for key in ("div_factor", "final_div_factor"):
+        if sched[key] is not None and not sched[key] > 0:
+            _fail(f"optimizer.schedule.{key}", sched[key], "must be > 0")
+    schedule_kwargs(sched)  # a key the schedule does not use is refused
+    if sched.name == "one_cycle" and sched.warmup_epochs:
+        _fail(
+            "optimizer.schedule.warmup_epochs",
+            sched.warmup_epochs,
+            "has no effect on schedule one_cycle (its warm-up is pct_start)",
+        )
+    schedule_interval(sched)
 
 
 def _validate_trainer(trainer: Any) -> None:
@@ -105,6 +178,9 @@ def _validate_trainer(trainer: Any) -> None:
         _positive_int("trainer.batch_size", trainer.batch_size)
     if not trainer.divergence_bound > 0:
         _fail("trainer.divergence_bound", trainer.divergence_bound, "must be > 0")
+    for key in ("clip_grad_norm", "clip_grad_value"):
+        if trainer.get(key) is not None and not trainer[key] > 0:
+            _fail(f"trainer.{key}", trainer[key], "must be > 0 (or null: off)")
     stop = trainer.early_stopping
     if stop.enabled:
         _positive_int("trainer.early_stopping.patience", stop.patience)

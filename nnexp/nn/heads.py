@@ -18,6 +18,12 @@ needs ``softmax``. ``DEFAULT_LOSS`` gives the natural loss per output.
 
 Targets: ``softmax`` heads take integer labels (n,) in ``[0, k)``; ``sigmoid`` and
 ``identity`` take (n, k) floats, or (n,) when k == 1.
+
+Options as torch's losses: ``label_smoothing`` (softmax + cross-entropy only:
+``CrossEntropyLoss(label_smoothing=...)``) and ``class_weight`` (softmax + cross-entropy:
+``CrossEntropyLoss(weight=w)``, the mean divided by the sum of the targets' weights; sigmoid +
+bce with one unit: ``BCEWithLogitsLoss(weight=w[y])``, per-sample weights ``w[0]`` for label 0
+and ``w[1]`` for label 1, the mean over the n samples as torch takes it).
 """
 
 from __future__ import annotations
@@ -56,6 +62,8 @@ class Head:
     def __init__(self, k: int) -> None:
         self.k = k
         self._n = -1
+        self.label_smoothing = 0.0
+        self.class_weight: np.ndarray | None = None
 
     # -- targets -------------------------------------------------------------------------
     def targets(self, y, n: int, dtype: np.dtype) -> np.ndarray:
@@ -137,6 +145,8 @@ class SoftmaxCrossEntropy(Head):
         return softmax(z)
 
     def loss_and_grad(self, z, y, out=None, need_grad=True):
+        if self.label_smoothing or self.class_weight is not None:
+            return self._weighted(z, y, out, need_grad)
         n, k = z.shape
         r = self._rows(n)
         s = np.subtract(z, z.max(axis=1, keepdims=True), out=out)  # s <= 0: exp can't overflow
@@ -153,12 +163,50 @@ class SoftmaxCrossEntropy(Head):
         g[r, y] -= 1.0 / n
         return loss, g
 
+    def _weighted(self, z, y, out, need_grad):
+        """torch's ``cross_entropy(z, y, weight=w, label_smoothing=eps)`` (mean reduction):
+        ``L = [(1 - eps) sum_i w[y_i] nll_i + eps / k sum_i sum_c w_c (lse_i - s_ic)] / S``
+        with ``S = sum_i w[y_i]``, ``s`` the shifted logits (n, k), ``lse`` (n,);
+        ``dL/dz_i = [(1 - eps) w[y_i] (p_i - e_{y_i}) + eps / k (W p_i - w)] / S``, W = sum w."""
+        n, k = z.shape
+        r = self._rows(n)
+        eps = self.label_smoothing
+        w = self.class_weight if self.class_weight is not None else np.ones(k, z.dtype)
+        wy = w[y]  # (n,)
+        S = float(wy.sum())
+        W = float(w.sum())
+        s = np.subtract(z, z.max(axis=1, keepdims=True), out=out)
+        smooth = W * 0.0
+        if eps:
+            smooth = np.dot(s, w.astype(s.dtype, copy=False))  # sum_c w_c s_ic  (n,)
+        picked = s[r, y]
+        e = np.exp(s, out=s)
+        se = np.dot(e, np.ones(k, e.dtype))
+        lse = np.log(se)
+        nll = float(np.dot(wy, lse - picked)) / S
+        loss = (1.0 - eps) * nll
+        if eps:
+            loss += eps / k * (W * float(lse.sum()) - float(smooth.sum())) / S
+        if not need_grad:
+            return loss, None
+        p = np.divide(e, se.reshape(n, 1), out=e)
+        c = ((1.0 - eps) * wy + eps / k * W) / S
+        p *= c.reshape(n, 1).astype(p.dtype, copy=False)
+        p[r, y] -= ((1.0 - eps) / S) * wy
+        if eps:
+            p -= (eps / k / S) * w
+        return loss, p
+
 
 class SigmoidBCE(Head):
     """Sigmoid + binary cross-entropy with logits (PyTorch's ``BCEWithLogitsLoss``).
 
-    ``L = mean(softplus(z) - z y)`` over all n*k elements (``softplus`` via ``np.logaddexp``),
-    ``dL/dz = (sigmoid(z) - y) / (n k)``; exact and finite for any logit.
+    ``L = mean(l)`` over all n*k elements with ``l = max(z, 0) - z y + log1p(exp(-|z|))``
+    elementwise, ``dL/dz = (sigmoid(z) - y) / (n k)`` with
+    ``sigmoid(z) = exp(min(z, 0) - log1p(exp(-|z|)))``. Exact for any finite logit: a
+    confident correct prediction (z = 40, y = 1) gives ``log1p(exp(-40))`` = 4.25e-18, not 0
+    (``softplus(z) - z y`` computed as two large terms would cancel to 0). With
+    ``class_weight`` (k == 1): ``l_i *= w[y_i]`` and the gradient likewise, mean over n.
     """
 
     output_name, loss_name, classification = "sigmoid", "bce", True
@@ -168,15 +216,28 @@ class SigmoidBCE(Head):
 
     def loss_and_grad(self, z, y, out=None, need_grad=True):
         N = z.size
-        sp = np.logaddexp(0.0, z)  # softplus(z) = log(1 + e^z), computed stably by NumPy
-        zf = z.reshape(-1)
-        loss = (float(sp.sum()) - float(np.dot(zf, y.reshape(-1)))) / N
+        a = np.abs(z)
+        np.negative(a, out=a)
+        l1p = np.logaddexp(0.0, a, out=a)  # NumPy computes it as log1p(exp(-|z|)) (n, k)
+        m = np.maximum(z, 0.0)
+        t = np.multiply(z, y)
+        m -= t  # max(z, 0) - z y, exact for 0/1 targets
+        w = None
+        if self.class_weight is not None:
+            w0, w1 = (float(v) for v in self.class_weight)
+            w = np.multiply(y, w1 - w0, out=t)
+            w += w0  # w[y] for 0/1 labels (n, 1)
+            loss = (float(np.vdot(m, w)) + float(np.vdot(l1p, w))) / N
+        else:
+            loss = (float(np.add.reduce(m, axis=None)) + float(np.add.reduce(l1p, axis=None))) / N
         if not need_grad:
             return loss, None
-        # sigmoid(z) = exp(z - softplus(z)); the exponent is <= 0, so no overflow
-        p = np.subtract(z, sp, out=sp)
-        np.exp(p, out=p)
+        p = np.minimum(z, 0.0, out=m)
+        p -= l1p
+        np.exp(p, out=p)  # sigmoid(z), no cancellation for either sign
         g = np.subtract(p, y, out=out if out is not None else p)
+        if w is not None:
+            g *= w
         g *= 1.0 / N
         return loss, g
 
@@ -271,8 +332,19 @@ _FUSED = {
 }
 
 
-def make_head(output: str, loss: str | None, k: int) -> Head:
-    """Build the head for ``output`` (one of ``OUTPUTS``) and ``loss`` (None: the default)."""
+def make_head(
+    output: str,
+    loss: str | None,
+    k: int,
+    *,
+    label_smoothing: float = 0.0,
+    class_weight=None,
+) -> Head:
+    """Build the head for ``output`` (one of ``OUTPUTS``) and ``loss`` (None: the default).
+
+    ``label_smoothing`` in [0, 1] (softmax + cross_entropy only) and ``class_weight``, k
+    positive numbers (softmax + cross_entropy) or 2 (sigmoid + bce with one unit): see the
+    module docstring."""
     if output not in OUTPUTS:
         raise ValueError(f"unknown output {output!r}; valid: {', '.join(OUTPUTS)}")
     if loss is None:
@@ -290,6 +362,31 @@ def make_head(output: str, loss: str | None, k: int) -> Head:
             f"a softmax output needs >= 2 units, got {k} (use output='sigmoid' "
             "for binary classification)"
         )
-    if (output, loss) in _FUSED:
-        return _FUSED[(output, loss)](k)
-    return MSEHead(k, output)
+    head = _FUSED[(output, loss)](k) if (output, loss) in _FUSED else MSEHead(k, output)
+    smoothing = V.number("label_smoothing", label_smoothing, low=0.0, high=1.0)
+    if smoothing and (output, loss) != ("softmax", "cross_entropy"):
+        raise ValueError(
+            f"label_smoothing applies to softmax + cross_entropy only, got {output} + {loss}"
+        )
+    head.label_smoothing = smoothing
+    if class_weight is not None:
+        head.class_weight = _class_weight(class_weight, output, loss, k)
+    return head
+
+
+def _class_weight(weights, output: str, loss: str, k: int) -> np.ndarray:
+    if (output, loss) == ("softmax", "cross_entropy"):
+        n = k
+    elif (output, loss) == ("sigmoid", "bce") and k == 1:
+        n = 2
+    else:
+        raise ValueError(
+            "class weights apply to softmax + cross_entropy and to sigmoid + bce with one "
+            f"output unit, got {output} + {loss} with {k} unit(s)"
+        )
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (n,) or not np.all(np.isfinite(w)) or not np.all(w > 0):
+        raise ValueError(
+            f"class weights must be {n} positive numbers (one per class), got {weights!r}"
+        )
+    return w

@@ -1,4 +1,4 @@
-"""The multi-layer perceptron: Dense -> activation [-> Dropout] ... -> Dense -> head.
+"""The multi-layer perceptron: Dense [-> Norm] -> activation [-> Dropout] ... -> Dense -> head.
 
 Design notes (why it is fast for small layers, where per-call overhead dominates):
 
@@ -26,6 +26,7 @@ from .heads import make_head
 from .initializers import get_initializer
 from .layer import Layer
 from .layers import Dense, Dropout
+from .norm import DEFAULT_EPS, DEFAULT_MOMENTUM, NORMS, BatchNorm, make_norm
 
 
 class MLP:
@@ -38,16 +39,25 @@ class MLP:
     output: ``"softmax"`` | ``"sigmoid"`` | ``"identity"``.
     loss: ``"cross_entropy"`` | ``"bce"`` | ``"mse"``; None picks the natural one for
         ``output`` (softmax->cross_entropy, sigmoid->bce, identity->mse).
-    init: weight initialiser, a key of ``INITIALIZERS``; biases start at zero.
+    init: weight initialiser, a key of ``INITIALIZERS``; biases start at zero, except with
+        ``"tutorial"``: every weight and bias drawn from N(0, 1) in the tutorial's order
+        (see :func:`tutorial_init`).
     dropout: inverted-dropout probability after every hidden activation, in [0, 1).
     dtype: ``np.float64`` (default) or ``np.float32``.
     rng: numpy Generator (or int seed) for the initial weights and, when ``loss_and_grads``
         gets no rng, for dropout masks. None means fresh OS entropy (not reproducible).
     activation_kwargs / init_kwargs: extra arguments, e.g. ``{"negative_slope": 0.1}``,
         ``{"std": 1.0}``.
+    norm: ``"none"`` | ``"batch"`` (BatchNorm1d) | ``"layer"`` (LayerNorm) after every hidden
+        Dense, before its activation; ``norm_eps`` / ``norm_momentum`` as torch's ``eps`` /
+        ``momentum`` (None: torch's 1e-5 / 0.1; momentum only for ``"batch"``).
+    label_smoothing / class_weight: the loss's options (torch's ``label_smoothing`` and
+        ``weight``), see :mod:`nnexp.nn.heads`.
 
-    Attributes: ``params`` [W1 (in, out), b1 (out,), ...], ``grads`` (same shapes),
-    ``param_names`` ["W1", "b1", ...], ``flat_params`` / ``flat_grads`` (1-D views' base),
+    Attributes: ``params`` [W1 (in, out), b1 (out,), [gamma1 (out,), beta1 (out,)], ...],
+    ``grads`` (same shapes), ``param_names`` ["W1", "b1", "gamma1", "beta1", ...],
+    ``flat_params`` / ``flat_grads`` (1-D views' base), ``buffers`` / ``buffer_names``
+    (BatchNorm's running_mean1, running_var1, ...: state that is not trained by gradients),
     ``head``, ``layers``.
     """
 
@@ -64,6 +74,11 @@ class MLP:
         *,
         activation_kwargs: dict | None = None,
         init_kwargs: dict | None = None,
+        norm: str = "none",
+        norm_eps: float | None = None,
+        norm_momentum: float | None = None,
+        label_smoothing: float = 0.0,
+        class_weight: Sequence[float] | None = None,
     ) -> None:
         if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or len(sizes) < 2:
             raise ValueError(f"sizes must be a list of >= 2 layer widths, got {sizes!r}")
@@ -73,7 +88,19 @@ class MLP:
         make_activation(activation, **self.activation_kwargs)  # validate even with no hidden layer
         self.init = init
         self.init_kwargs = dict(init_kwargs or {})
-        init_fn = get_initializer(init, **self.init_kwargs)
+        tutorial = init == "tutorial"
+        if tutorial and self.init_kwargs:
+            raise ValueError(f"init 'tutorial' takes no arguments, got {self.init_kwargs}")
+        init_fn = None if tutorial else get_initializer(init, **self.init_kwargs)
+        if norm not in NORMS:
+            raise ValueError(f"unknown norm {norm!r}; valid: {', '.join(NORMS)}")
+        if norm != "batch" and norm_momentum is not None:
+            raise ValueError(f"norm_momentum applies to norm 'batch' only, got norm {norm!r}")
+        if norm == "none" and norm_eps is not None:
+            raise ValueError("norm_eps applies to norm 'batch' or 'layer', got norm 'none'")
+        self.norm = norm
+        self.norm_eps = DEFAULT_EPS if norm_eps is None else norm_eps
+        self.norm_momentum = DEFAULT_MOMENTUM if norm_momentum is None else norm_momentum
         self.dropout = V.number("dropout", dropout, low=0.0, high=1.0, high_open=True)
         self.dtype = V.dtype(dtype)
         if rng is not None and not isinstance(rng, (np.random.Generator, int, np.integer)):
@@ -81,13 +108,25 @@ class MLP:
                 f"rng must be a numpy.random.Generator, an int seed or None, got {rng!r}"
             )
         self.rng = np.random.default_rng(rng)
-        self.head = make_head(output, loss, self.sizes[-1])
+        self.head = make_head(
+            output,
+            loss,
+            self.sizes[-1],
+            label_smoothing=label_smoothing,
+            class_weight=class_weight,
+        )
         self.output = self.head.output_name
         self.loss_name = self.head.loss_name
 
+        n_layers = len(self.sizes) - 1
         shapes: list[tuple[int, ...]] = []
-        for d_in, d_out in zip(self.sizes[:-1], self.sizes[1:], strict=True):
+        names: list[str] = []
+        for i, (d_in, d_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:], strict=True)):
             shapes += [(d_in, d_out), (d_out,)]
+            names += [f"W{i + 1}", f"b{i + 1}"]
+            if norm != "none" and i < n_layers - 1:
+                shapes += [(d_out,), (d_out,)]
+                names += [f"gamma{i + 1}", f"beta{i + 1}"]
         total = sum(int(np.prod(s)) for s in shapes)
         self.flat_params = np.zeros(total, self.dtype)
         self.flat_grads = np.zeros(total, self.dtype)
@@ -99,19 +138,18 @@ class MLP:
             self.params.append(self.flat_params[offset : offset + size].reshape(s))
             self.grads.append(self.flat_grads[offset : offset + size].reshape(s))
             offset += size
-        n_layers = len(self.sizes) - 1
-        self.param_names = [f"{k}{i + 1}" for i in range(n_layers) for k in ("W", "b")]
+        self.param_names = names
+        by_name = dict(zip(names, zip(self.params, self.grads, strict=True), strict=True))
 
         self.layers: list[Layer] = []
         self.dense: list[Dense] = []
+        self.norms: list[Layer] = []
+        self.buffers: list[np.ndarray] = []
+        self.buffer_names: list[str] = []
         for i in range(n_layers):
-            W, b, dW, db = (
-                self.params[2 * i],
-                self.params[2 * i + 1],
-                self.grads[2 * i],
-                self.grads[2 * i + 1],
-            )
-            W[...] = init_fn(W.shape, self.rng)
+            (W, dW), (b, db) = by_name[f"W{i + 1}"], by_name[f"b{i + 1}"]
+            if not tutorial:
+                W[...] = init_fn(W.shape, self.rng)
             dense = Dense(
                 W.shape[0],
                 W.shape[1],
@@ -125,6 +163,27 @@ class MLP:
             dense.inplace = True
             self.layers.append(dense)
             self.dense.append(dense)
+            if i < n_layers - 1 and norm != "none":
+                (gamma, dgamma), (beta, dbeta) = by_name[f"gamma{i + 1}"], by_name[f"beta{i + 1}"]
+                gamma[...] = 1.0
+                kwargs = {"momentum": self.norm_momentum} if norm == "batch" else {}
+                layer = make_norm(
+                    norm,
+                    W.shape[1],
+                    eps=self.norm_eps,
+                    dtype=self.dtype,
+                    gamma=gamma,
+                    beta=beta,
+                    dgamma=dgamma,
+                    dbeta=dbeta,
+                    **kwargs,
+                )
+                layer.inplace = True
+                self.layers.append(layer)
+                self.norms.append(layer)
+                if isinstance(layer, BatchNorm):
+                    self.buffers += [layer.running_mean, layer.running_var]
+                    self.buffer_names += [f"running_mean{i + 1}", f"running_var{i + 1}"]
             if i < n_layers - 1:
                 act = make_activation(activation, **self.activation_kwargs)
                 act.inplace = act.supports_inplace
@@ -133,6 +192,8 @@ class MLP:
                     drop = Dropout(self.dropout)
                     drop.inplace = True
                     self.layers.append(drop)
+        if tutorial:
+            tutorial_init(self, self.rng)
         self._reversed = self.layers[::-1]
         self._nodrop = [layer for layer in self.layers if not isinstance(layer, Dropout)]
         self._nodrop_rev = self._nodrop[::-1]
@@ -178,6 +239,26 @@ class MLP:
             for layer in self.layers:
                 layer.clear()
         return h
+
+    def training_loss(self, X, y) -> float:
+        """The loss ``loss_and_grads`` differentiates, without gradients or side effects: batch
+        statistics in normalisation layers (running statistics left untouched), no dropout.
+        Equal to :meth:`loss` for a network without BatchNorm. Used by the gradient check."""
+        X = self._inputs(X)
+        y = self.head.targets(y, X.shape[0], self.dtype)
+        frozen = [layer for layer in self.norms if isinstance(layer, BatchNorm)]
+        for layer in frozen:
+            layer.track = False
+        try:
+            h = X
+            for layer in self._nodrop:
+                h = layer.forward(h, bool(frozen), None)
+            return self.head.loss(h, y)
+        finally:
+            for layer in frozen:
+                layer.track = True
+            for layer in self.layers:
+                layer.clear()
 
     def logits(self, X) -> np.ndarray:
         """Pre-activation output of the last layer, (n, sizes[-1]), eval mode."""
@@ -237,6 +318,16 @@ class MLP:
         """Copies of the parameters."""
         return [p.copy() for p in self.params]
 
+    def set_buffers(self, arrays: Sequence[np.ndarray]) -> None:
+        """Copy ``arrays`` (same order and shapes as ``buffers``) into the model, in place."""
+        if len(arrays) != len(self.buffers):
+            raise ValueError(f"expected {len(self.buffers)} buffers, got {len(arrays)}")
+        for name, p, a in zip(self.buffer_names, self.buffers, arrays, strict=True):
+            a = np.asarray(a)
+            if a.shape != p.shape:
+                raise ValueError(f"{name} must have shape {p.shape}, got {a.shape}")
+            p[...] = a
+
     def zero_grads(self) -> None:
         self.flat_grads[...] = 0.0
 
@@ -252,11 +343,33 @@ class MLP:
             "init_kwargs": dict(self.init_kwargs),
             "dropout": self.dropout,
             "dtype": self.dtype.name,
+            "norm": self.norm,
+            "norm_eps": self.norm_eps if self.norm != "none" else None,
+            "norm_momentum": self.norm_momentum if self.norm == "batch" else None,
+            "label_smoothing": self.head.label_smoothing,
+            "class_weight": None
+            if self.head.class_weight is None
+            else [float(w) for w in self.head.class_weight],
         }
 
     def __repr__(self) -> str:
         c = self.config()
         return (
             f"MLP({c['sizes']}, activation={c['activation']!r}, output={c['output']!r}, "
-            f"loss={c['loss']!r}, dropout={c['dropout']}, dtype={c['dtype']})"
+            f"loss={c['loss']!r}, dropout={c['dropout']}, norm={c['norm']!r}, dtype={c['dtype']})"
         )
+
+
+def tutorial_init(model: MLP, rng: np.random.Generator) -> None:
+    """The tutorial's initialisation (``np.random.normal()`` for every weight and bias), in its
+    order: the weights layer by layer and, within a layer, neuron by neuron (w1, w2 into h1,
+    w3, w4 into h2, w5, w6 into o1 for the 2-2-1 network), then the biases layer by layer
+    (b1, b2, b3). So ``MLP([2, 2, 1], init="tutorial", rng=g)`` starts from the weights of
+    ``TutorialNetwork(g)`` for an equally seeded ``g``. Normalisation parameters keep
+    gamma = 1, beta = 0.
+    """
+    for dense in model.dense:
+        W = dense.W  # (d_in, d_out): neuron j's weights are column j
+        W[...] = rng.normal(size=W.shape[::-1]).T
+    for dense in model.dense:
+        dense.b[...] = rng.normal(size=dense.b.shape)

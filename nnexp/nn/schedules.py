@@ -1,6 +1,9 @@
-"""Learning-rate schedules: ``sched = make_schedule(name, base_lr, **kw)``, ``sched(epoch) -> lr``.
+"""Learning-rate schedules: ``sched = make_schedule(name, base_lr, **kw)``, ``sched(t) -> lr``.
 
-``epoch`` is 0-based. Closed forms (no hidden state, so any epoch can be queried in any order):
+``t`` is a 0-based counter: the epoch, or the optimiser step when the schedule is stepped every
+batch (``optimizer.schedule.interval=step``; then ``step_size``, ``total_epochs`` and
+``warmup_epochs`` count steps, as torch's schedulers count ``scheduler.step()`` calls). Closed
+forms (no hidden state, so any ``t`` can be queried in any order):
 
 * ``constant``: ``base_lr``
 * ``step``: ``base_lr * gamma ** (t // step_size)`` (torch ``StepLR``)
@@ -9,11 +12,18 @@
   ``min_lr`` after (torch ``CosineAnnealingLR`` closed form with ``T_max = T``,
   ``eta_min = min_lr``, but clamped instead of rising again after ``T``).
 
-Optional linear warm-up over ``warmup_epochs`` W: epoch ``e < W`` gets
-``base_lr * (e + 1) / (W + 1)`` (never 0, rising linearly towards ``base_lr``); afterwards the
-schedule runs on the shifted epoch ``t = e - W``. For cosine, ``total_epochs`` counts the whole
-run including warm-up, so the decay spans ``T = total_epochs - W`` epochs and reaches
-``min_lr`` at epoch ``total_epochs``.
+* ``one_cycle``: torch ``OneCycleLR`` (``max_lr = base_lr``, ``total_steps``, ``pct_start``,
+  ``div_factor``, ``final_div_factor``, ``anneal_strategy``, ``three_phase``): from
+  ``base_lr / div_factor`` up to ``base_lr`` over the first ``pct_start`` of the steps, then
+  down to ``base_lr / div_factor / final_div_factor``. Only the learning rate is cycled
+  (torch's ``cycle_momentum=False``); it has its own warm-up, so ``warmup_epochs`` must be 0.
+
+Optional linear warm-up over ``warmup_epochs`` W: ``e < W`` gets ``base_lr * (e + 1) / W``,
+so the rate rises linearly from ``base_lr / W`` and reaches ``base_lr`` at the warm-up's last
+epoch (torch ``LinearLR(start_factor=1/W, total_iters=W-1)``); afterwards the schedule runs on
+the shifted counter ``t = e - W`` (torch ``SequentialLR(milestones=[W])``). For cosine,
+``total_epochs`` counts the whole run including warm-up, so the decay spans
+``T = total_epochs - W`` and reaches ``min_lr`` at ``total_epochs``.
 """
 
 from __future__ import annotations
@@ -37,7 +47,7 @@ class Schedule:
         epoch = V.integer("epoch", epoch, low=0)
         w = self.warmup_epochs
         if epoch < w:
-            return self.base_lr * (epoch + 1) / (w + 1)
+            return self.base_lr * (epoch + 1) / w
         return self._lr(epoch - w)
 
     def _lr(self, t: int) -> float:
@@ -107,11 +117,81 @@ class Cosine(Schedule):
         return self.min_lr + (self.base_lr - self.min_lr) * (1.0 + math.cos(math.pi * t / T)) / 2.0
 
 
+class OneCycle(Schedule):
+    """torch ``OneCycleLR`` learning rates (``max_lr = base_lr``) over ``total_steps`` steps.
+
+    Phases (two, or three with ``three_phase``) end at steps ``pct_start * total - 1``
+    [``2 pct_start * total - 2``] and ``total - 1``; within a phase the rate is annealed
+    (cosine ``end + (start - end) (1 + cos(pi pct)) / 2`` or linear) from its start to its end
+    rate, with ``pct`` the fraction of the phase done. Past ``total_steps`` torch raises; this
+    keeps the final rate.
+    """
+
+    name = "one_cycle"
+
+    def __init__(
+        self,
+        base_lr: float,
+        total_steps: int = 100,
+        pct_start: float = 0.3,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        anneal_strategy: str = "cos",
+        three_phase: bool = False,
+        warmup_epochs: int = 0,
+    ) -> None:
+        super().__init__(base_lr, warmup_epochs)
+        if self.warmup_epochs:
+            raise ValueError("one_cycle has its own warm-up (pct_start): warmup_epochs must be 0")
+        self.total_steps = V.integer("total_steps", total_steps, low=1)
+        self.pct_start = V.number("pct_start", pct_start, low=0.0, high=1.0)
+        self.div_factor = V.number("div_factor", div_factor, low=0.0, low_open=True)
+        self.final_div_factor = V.number(
+            "final_div_factor", final_div_factor, low=0.0, low_open=True
+        )
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(f"anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
+        self.anneal_strategy = anneal_strategy
+        self.three_phase = bool(three_phase)
+        initial = self.base_lr / self.div_factor
+        final = initial / self.final_div_factor
+        total = float(self.total_steps)
+        if self.three_phase:
+            self._phases = [
+                (float(self.pct_start * total) - 1, initial, self.base_lr),
+                (float(2 * self.pct_start * total) - 2, self.base_lr, initial),
+                (total - 1, initial, final),
+            ]
+        else:
+            self._phases = [
+                (float(self.pct_start * total) - 1, initial, self.base_lr),
+                (total - 1, self.base_lr, final),
+            ]
+
+    def _anneal(self, start: float, end: float, pct: float) -> float:
+        if self.anneal_strategy == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+        return (end - start) * pct + start
+
+    def _lr(self, t):
+        step = min(t, self.total_steps - 1)
+        start_step = 0.0
+        lr = self.base_lr
+        for i, (end_step, start_lr, end_lr) in enumerate(self._phases):
+            if step <= end_step or i == len(self._phases) - 1:
+                pct = (step - start_step) / (end_step - start_step)
+                lr = self._anneal(start_lr, end_lr, pct)
+                break
+            start_step = end_step
+        return lr
+
+
 SCHEDULES: dict[str, type[Schedule]] = {
     "constant": Constant,
     "step": Step,
     "exponential": Exponential,
     "cosine": Cosine,
+    "one_cycle": OneCycle,
 }
 
 

@@ -1,8 +1,10 @@
 """Save/load an MLP as ``.npz``: the parameter arrays plus JSON architecture metadata.
 
-Layout: ``param_0 .. param_{m-1}`` (W1, b1, W2, ...) and ``__nnexp_meta__``, a 0-d NumPy
-unicode array holding JSON ``{"format": "nnexp.mlp", "version": 1, "config": {...},
-"param_names": [...], "shapes": [...]}``. Unicode arrays need no pickle, so files are loaded
+Layout: ``param_0 .. param_{m-1}`` (W1, b1, [gamma1, beta1,] W2, ...), ``buffer_0 ..``
+(BatchNorm's running_mean1, running_var1, ...; none without BatchNorm) and ``__nnexp_meta__``,
+a 0-d NumPy unicode array holding JSON ``{"format": "nnexp.mlp", "version": 1,
+"config": {...}, "param_names": [...], "shapes": [...], "buffer_names": [...]}``. Files
+written before normalisation existed have no ``norm`` in their config and load as ``none``. Unicode arrays need no pickle, so files are loaded
 with ``allow_pickle=False`` (a malicious file cannot execute code). The arrays are stored raw,
 so a round trip is bit-exact. Any problem (not a zip, truncated, missing/garbled metadata,
 object arrays, shapes/dtypes that disagree with the metadata) raises ``ValueError`` naming the
@@ -40,8 +42,10 @@ def save_model(model: MLP, path: str | os.PathLike) -> Path:
         "config": model.config(),
         "param_names": list(model.param_names),
         "shapes": [list(p.shape) for p in model.params],
+        "buffer_names": list(model.buffer_names),
     }
     arrays = {f"param_{i}": p for i, p in enumerate(model.params)}
+    arrays.update({f"buffer_{i}": b for i, b in enumerate(model.buffers)})
     arrays[META_KEY] = np.array(json.dumps(meta, sort_keys=True))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
@@ -54,13 +58,17 @@ def save_model(model: MLP, path: str | os.PathLike) -> Path:
     return path
 
 
-def _parameter_count(sizes) -> int | None:
-    """Parameters of an MLP with layer widths ``sizes``, or None if they are not widths."""
+def _parameter_count(sizes, norm) -> int | None:
+    """Parameters and buffers of an MLP with layer widths ``sizes`` and normalisation ``norm``,
+    or None if they are not widths."""
     if not isinstance(sizes, list) or len(sizes) < 2:
         return None
     if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in sizes):
         return None
-    return sum(d_in * d_out + d_out for d_in, d_out in itertools.pairwise(sizes))
+    per_unit = {"batch": 4, "layer": 2}.get(norm, 0)  # gamma, beta [, running mean, var]
+    return sum(d_in * d_out + d_out for d_in, d_out in itertools.pairwise(sizes)) + per_unit * sum(
+        sizes[1:-1]
+    )
 
 
 def _fail(path, problem: str):
@@ -122,7 +130,8 @@ def load_model(path: str | os.PathLike, rng: np.random.Generator | int | None = 
     # The network is built (its weights allocated and initialised) before the arrays are checked
     # against it: bound that by what the file holds, or a few bytes of metadata claiming
     # sizes [2, 30000, 30000, 1] would allocate and fill gigabytes.
-    claimed, stored = _parameter_count(config.get("sizes")), sum(a.size for a in arrays.values())
+    claimed = _parameter_count(config.get("sizes"), config.get("norm", "none"))
+    stored = sum(a.size for a in arrays.values())
     if claimed is not None and claimed > max(stored, MAX_UNBACKED_PARAMS):
         raise _fail(
             path,
@@ -140,11 +149,17 @@ def load_model(path: str | os.PathLike, rng: np.random.Generator | int | None = 
             rng=0 if rng is None else rng,
             activation_kwargs=config.get("activation_kwargs") or {},
             init_kwargs=config.get("init_kwargs") or {},
+            norm=config.get("norm", "none"),
+            norm_eps=config.get("norm_eps"),
+            norm_momentum=config.get("norm_momentum"),
+            label_smoothing=config.get("label_smoothing", 0.0),
+            class_weight=config.get("class_weight"),
         )
     except (KeyError, TypeError, ValueError) as e:
         raise _fail(path, f"invalid architecture metadata ({type(e).__name__}: {e})") from e
 
     expected = [f"param_{i}" for i in range(len(model.params))]
+    expected += [f"buffer_{i}" for i in range(len(model.buffers))]
     if sorted(arrays) != sorted(expected):
         raise _fail(path, f"expected arrays {expected}, found {sorted(arrays)}")
     if [list(p.shape) for p in model.params] != shapes:
@@ -160,4 +175,13 @@ def load_model(path: str | os.PathLike, rng: np.random.Generator | int | None = 
         if a.dtype != p.dtype:
             raise _fail(path, f"{name} (param_{i}) has dtype {a.dtype}, metadata says {p.dtype}")
         p[...] = a
+    for i, (name, b) in enumerate(zip(model.buffer_names, model.buffers, strict=True)):
+        a = arrays[f"buffer_{i}"]
+        if a.shape != b.shape or a.dtype != b.dtype:
+            raise _fail(
+                path,
+                f"{name} (buffer_{i}) is {a.dtype} {a.shape}, the architecture needs "
+                f"{b.dtype} {b.shape}",
+            )
+        b[...] = a
     return model

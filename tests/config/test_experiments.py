@@ -17,7 +17,9 @@ def run(name: str):
 def test_seed_xor_reproduces_the_tutorial_and_is_diagnosed_underfit():
     result = run("seed_xor")
     assert len(result.history.epochs) == 1000
-    assert result.history.final["train_accuracy"] == 0.5  # the tutorial's setting never solves XOR
+    # the tutorial's setting (seed 0) gets 3 of the 4 points right and stays near the baseline
+    assert result.history.final["train_accuracy"] == 0.75
+    assert result.history.final["train_loss"] == pytest.approx(0.238223, abs=1e-6)
     assert result.diagnosis.label == "underfit"
     assert result.baseline_loss == pytest.approx(0.25)  # MSE of predicting the prior 0.5
 

@@ -117,3 +117,26 @@ def test_activation_backward_matches_central_differences(name):
         return float(np.sum(w * make_activation(name).forward(z)))
 
     assert relative_error(analytic, numerical_gradient(f, z)) < 1e-8
+
+
+def test_gradient_check_verdict_against_the_documented_threshold(monkeypatch):
+    from nnexp.nn import THRESHOLD, Dense
+
+    rng = np.random.default_rng(0)
+    model = MLP([3, 4, 2], activation="sigmoid", output="softmax", loss="mse", rng=0)
+    X, y = rng.normal(size=(5, 3)), rng.integers(0, 2, 5)
+    ok = gradient_check(model, X, y)
+    assert ok.passed and ok.threshold == THRESHOLD == 1e-6
+    assert ok.max_error == max(ok.values()) < THRESHOLD
+    real = Dense.backward
+
+    def off_by_a_thousandth(self, grad):
+        out = real(self, grad)
+        self.dW *= 1.001
+        return out
+
+    monkeypatch.setattr(Dense, "backward", off_by_a_thousandth)
+    bad = gradient_check(model, X, y)
+    assert not bad.passed and bad.max_error > 1e-4
+    assert "FAILED" in repr(bad)
+    assert gradient_check(model, X, y, threshold=1e-2).passed  # the caller may choose

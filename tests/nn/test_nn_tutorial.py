@@ -62,3 +62,35 @@ def test_tutorial_mapping_round_trip():
     t = TutorialNetwork(np.random.default_rng(9))
     back = TutorialNetwork.from_mlp_params(t.to_mlp_params())
     assert back.weights() == t.weights()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_tutorial_init_draws_the_tutorials_weights_and_biases(seed):
+    """init='tutorial': every weight and bias from N(0, 1) in the tutorial's order
+    (w1..w6, then b1..b3), so the same Generator gives TutorialNetwork's starting point."""
+    model = MLP(
+        [2, 2, 1],
+        activation="sigmoid",
+        output="sigmoid",
+        loss="mse",
+        init="tutorial",
+        rng=np.random.default_rng(seed),
+    )
+    expected = TutorialNetwork(np.random.default_rng(seed)).to_mlp_params()
+    for ours, theirs in zip(model.params, expected, strict=True):
+        assert np.array_equal(ours, theirs)
+    assert np.all(model.params[1] != 0)  # biases are drawn, not zero
+
+
+def test_seed_xor_experiment_is_the_tutorials_run():
+    """+experiment=seed_xor starts where TutorialNetwork starts (its seed's Generator) and
+    ends where the literal tutorial code ends after 1000 epochs."""
+    from nnexp.config.compose import compose_config
+    from nnexp.run import run_experiment
+
+    cfg = compose_config(["+experiment=seed_xor", "tracking=off", "trainer.progress=false"])
+    result = run_experiment(cfg)
+    tutorial = TutorialNetwork(np.random.default_rng([cfg.seed, 0]))
+    tutorial.train(XOR_X, XOR_Y, learn_rate=0.1, epochs=1000, log_every=0)
+    for ours, theirs in zip(result.model.params, tutorial.to_mlp_params(), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12)

@@ -91,4 +91,4 @@ def test_moving_the_project_keeps_one_parent(bench, monkeypatch) -> None:
     children = [r for r in runs if r.data.tags.get("nnexp.kind") == "trial"]
     assert sorted(c.data.tags["trial_number"] for c in children) == ["0", "1"]
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
-    assert " - " not in second.stdout.split("#  value")[1]  # every trial shows its run id
+    assert " - " not in second.stdout.split("#  best_val_loss")[1]  # every trial shows its run id
