@@ -30,6 +30,7 @@ from nnexp.commands.common import (
 )
 from nnexp.commands.table import Column, fit_columns, render
 from nnexp.errors import NnexpError
+from nnexp.project import experiment_name
 
 MAX_WIDTH = 120
 PARAM_WIDTH = 16
@@ -50,7 +51,11 @@ def build_parser() -> Any:
         "A table of runs: the params that differ between them, final and best metrics,\n"
         "diagnosis and state. Example: python -m nnexp runs --parent 1a2b3c4d --sort -test_accuracy",
     )
-    parser.add_argument("--experiment", default="nnexp", help="MLflow experiment (default: nnexp)")
+    parser.add_argument(
+        "--experiment",
+        default=None,
+        help="MLflow experiment (default: $MLFLOW_EXPERIMENT_NAME, else nnexp)",
+    )
     parser.add_argument(
         "--parent", metavar="RUN_ID", help="list the runs of this sweep or multirun parent instead"
     )
@@ -70,6 +75,7 @@ def main(args: list[str]) -> int:
     if opts.limit is not None and opts.limit < 1:
         raise NnexpError(f"runs: --limit {opts.limit} is invalid: use a positive number")
     reader = open_reader(opts.tracking_uri)
+    opts.experiment = experiment_name(opts.experiment, "--experiment").value
     if opts.parent:
         parent = reader.get_run(opts.parent)
         runs, parents = reader.children(parent), []
@@ -95,7 +101,7 @@ def main(args: list[str]) -> int:
         print(line)
     for line in parent_lines(parents):
         print(line)
-    print(f"store: {reader.display_uri}", flush=True)
+    print(f"store: {reader.described_uri}", flush=True)
     return 0
 
 
