@@ -122,10 +122,14 @@ def open_store(
         import mlflow
         from mlflow import MlflowClient
 
+        from nnexp.tracking import reserve
+
+        reserve.quiet_mlflow_database_errors()
         mlflow.set_tracking_uri(uri)
         try:
             if db is not None:
                 _create_sqlite_store(db)
+                reserve.hold(db)  # room to end a run if the disk fills up meanwhile
             client = MlflowClient(tracking_uri=uri)
             experiment = client.get_experiment_by_name(experiment_name)
         except Exception as exc:  # MLflow raises many kinds; all mean "store unusable"
