@@ -89,7 +89,8 @@ def default_output(runs: list[Any]) -> Path:
         ids.append(f"and{len(runs) - MAX_IDS_IN_NAME}more")
     from nnexp.project import store_dir
 
-    return store_dir() / f"compare-{'-'.join(ids)}.png"  # never inside conf/ (see project.py)
+    path = store_dir() / f"compare-{'-'.join(ids)}.png"  # never inside conf/ (see project.py)
+    return path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
 
 
 def summary_lines(runs: list[Any]) -> list[str]:

@@ -22,7 +22,7 @@ from nnexp.epoch_thinning import EpochThinner
 from nnexp.errors import TrackingError
 from nnexp.redact import redact
 from nnexp.tracking.reaper import process_tags
-from nnexp.tracking.store import Store
+from nnexp.tracking.store import Store, set_fluent_uri
 from nnexp.tracking.store import sqlite_path as sqlite_db
 
 MAX_METRICS_PER_BATCH = 1000
@@ -81,7 +81,7 @@ class RunRecorder:
         from mlflow import MlflowClient
 
         self._client = MlflowClient(tracking_uri=self.store.uri)
-        mlflow.set_tracking_uri(self.store.uri)
+        set_fluent_uri(self.store.uri)
         if self.activate:
             # The fluent API is needed for pyfunc.log_model; parents are never made active, so an
             # active run here is stale and must not become this run's parent by accident.

@@ -119,13 +119,12 @@ def open_store(
     if artifact_location:  # before MLflow loads: an unusable location fails in a second
         artifacts.check_location(artifact_location, uri)
     with store_lock(uri):
-        import mlflow
         from mlflow import MlflowClient
 
         from nnexp.tracking import reserve
 
         reserve.quiet_mlflow_database_errors()
-        mlflow.set_tracking_uri(uri)
+        set_fluent_uri(uri)
         try:
             if db is not None:
                 _create_sqlite_store(db)
@@ -157,6 +156,20 @@ def open_store(
         with contextlib.suppress(Exception):  # best effort: never fail a run for it
             reap_dead_local_runs(store)
     return store
+
+
+def set_fluent_uri(uri: str) -> None:
+    """``mlflow.set_tracking_uri`` (the fluent API needs it) without leaving the URI in
+    ``MLFLOW_TRACKING_URI``: MLflow exports it for subprocesses, and nnexp would then take its
+    own earlier choice for the user's (``MLFLOW_TRACKING_URI`` outranks the default store)."""
+    import mlflow
+
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before
 
 
 def _create_sqlite_store(db: Path) -> None:

@@ -209,7 +209,9 @@ class SweepRuns:
         with tempfile.TemporaryDirectory(prefix="nnexp-best-") as tmp:
             local = self.client.download_artifacts(run_id, "model.npz", tmp)
             model = load_model(local)
-        mlflow.set_tracking_uri(self.store.uri)
+        from nnexp.tracking.store import set_fluent_uri
+
+        set_fluent_uri(self.store.uri)
         while mlflow.active_run() is not None:
             mlflow.end_run()
         with mlflow.start_run(run_id=run_id):
