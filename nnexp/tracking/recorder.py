@@ -131,7 +131,7 @@ class RunRecorder:
                     self.log_metrics(held[1], step=held[0])
                 self.queue_tags(tags)
                 self.flush()
-        except Exception as err:
+        except BaseException as err:  # a second Ctrl-C mid-flush still ends the run
             if not reserve.is_disk_full(err):
                 self._terminate(mlflow, status)
                 raise
