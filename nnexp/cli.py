@@ -151,6 +151,9 @@ def _run_job(cfg: Any) -> Any:
 
     hydra_cfg = HydraConfig.get()
     overrides = list(hydra_cfg.overrides.task)
+    from nnexp.config.strict import check_known_keys
+
+    check_known_keys(cfg, hydra_cfg.runtime.choices.keys())  # ``+key=`` past the schema
     if cfg.get("sweep") is not None:
         from nnexp.sweep import run_sweep
 

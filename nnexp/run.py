@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nnexp.build import build_model, build_splits, build_training, class_weights, resolve_head
-from nnexp.errors import ConfigError
+from nnexp.build import build_model, build_splits, build_training, class_weights
 
 
 @dataclass
@@ -54,7 +53,7 @@ def run_experiment(
     ``log_model`` overrides ``tracking.log_model`` (sweeps log the full model for the best
     trial only); ``progress`` overrides ``trainer.progress``.
     """
-    from nnexp.data.baseline import trivial_baseline
+    from nnexp.preflight import check_run_inputs
     from nnexp.progress import EpochProgress
     from nnexp.signals import StopOnSignal
 
@@ -63,16 +62,8 @@ def run_experiment(
     model = build_model(
         cfg.model, dataset, seed, class_weight=class_weights(cfg.data, splits, dataset)
     )
-    n_train = len(splits.train.X)
-    batch_size = cfg.trainer.batch_size
-    if batch_size is not None and batch_size > n_train:
-        raise ConfigError(
-            f"trainer.batch_size={batch_size} is invalid: larger than the {n_train} training "
-            f"samples of data={cfg.data.name} (use <= {n_train}, or null for full batch)"
-        )
+    baseline = check_run_inputs(cfg, dataset, splits)  # bad input: refused before any record
     optimizer, schedule, schedule_callbacks = build_training(cfg, model, splits, dataset.task)
-    _, loss_name, _ = resolve_head(cfg.model, dataset)
-    baseline = float(trivial_baseline(splits.train, splits.val, dataset.task, loss_name))
     show_progress = cfg.trainer.progress if progress is None else progress
     bar = EpochProgress(
         cfg.trainer.epochs,

@@ -32,9 +32,12 @@ MLFLOW_ENV = (
 )
 
 
-def nnexp_env() -> dict[str, str]:
-    """This environment without nnexp's own variables."""
-    return {k: v for k, v in os.environ.items() if k not in NNEXP_ENV}
+def nnexp_env(**extra: str) -> dict[str, str]:
+    """This environment without nnexp's own variables nor MLflow's run selection (a test that
+    means to set ``MLFLOW_TRACKING_URI`` passes it in ``extra``)."""
+    env = {k: v for k, v in os.environ.items() if k not in NNEXP_ENV and k not in MLFLOW_ENV}
+    env.update(extra)
+    return env
 
 
 def server_env() -> dict[str, str]:

@@ -18,10 +18,11 @@ BOOKKEEPING_LABEL = "tracking.*, trainer.progress"
 
 
 def default_tracking_uri() -> str:
-    """The default config's store (``sqlite:///mlruns/mlflow.db``, relative to cwd)."""
-    from nnexp.config.schema import TrackingConfig
+    """The store a run records in by default: ``$MLFLOW_TRACKING_URI``, else the project's
+    ``sqlite:///<project>/mlruns/mlflow.db`` (see :mod:`nnexp.project`)."""
+    from nnexp.project import tracking_uri
 
-    return TrackingConfig().uri
+    return tracking_uri(None).value
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -39,10 +40,10 @@ def make_parser(name: str, description: str) -> CommandParser:
     )
     parser.add_argument(
         "--tracking-uri",
-        default=default_tracking_uri(),
+        default=None,
         metavar="URI",
-        help="the MLflow store (default: %(default)s, relative to the working directory, "
-        "as in the default config)",
+        help="the MLflow store (default: $MLFLOW_TRACKING_URI, else the project's "
+        "sqlite:///<project>/mlruns/mlflow.db, as for a run)",
     )
     return parser
 
@@ -51,7 +52,7 @@ def open_reader(uri: str | None) -> Any:
     """A :class:`nnexp.tracking.reader.StoreReader` for ``uri`` (default store if None)."""
     from nnexp.tracking.reader import StoreReader
 
-    return StoreReader(uri or default_tracking_uri())
+    return StoreReader(uri)
 
 
 def short_id(run_id: str) -> str:

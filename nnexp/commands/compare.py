@@ -71,6 +71,7 @@ def main(args: list[str]) -> int:
     print(f"learning curves: {path}")
     for line in summary_lines(runs):
         print(line)
+    print(f"store: {reader.described_uri}", flush=True)
     return 0
 
 
@@ -132,7 +133,10 @@ def default_output(runs: list[Any]) -> Path:
     ids = [short_id(run.run_id) for run in runs[:MAX_IDS_IN_NAME]]
     if len(runs) > MAX_IDS_IN_NAME:
         ids.append(f"and{len(runs) - MAX_IDS_IN_NAME}more")
-    return Path("mlruns") / f"compare-{'-'.join(ids)}.png"
+    from nnexp.project import store_dir
+
+    path = store_dir() / f"compare-{'-'.join(ids)}.png"  # never inside conf/ (see project.py)
+    return path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
 
 
 def summary_lines(runs: list[Any]) -> list[str]:

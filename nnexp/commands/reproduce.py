@@ -55,7 +55,7 @@ def main(args: list[str]) -> int:
             f"run {run.run_id} is a {run.kind} parent, not a training run; list its runs with "
             f"`python -m nnexp runs --parent {short_id(run.run_id)}` and reproduce one of them"
         )
-    say(f"reproduce {run.run_id} ({_describe(run)}) from {reader.display_uri}")
+    say(f"reproduce {run.run_id} ({_describe(run)}) from {reader.described_uri}")
 
     rebuilt = rebuild_config(reader, run)
     cfg = rebuilt.cfg

@@ -35,6 +35,7 @@ from nnexp.commands.common import (
 )
 from nnexp.commands.table import GAP, Column, fit_columns, render, table_width
 from nnexp.errors import NnexpError
+from nnexp.project import experiment_name
 
 MAX_WIDTH = 120
 PARAM_WIDTH = 16
@@ -62,8 +63,9 @@ def build_parser() -> Any:
     )
     parser.add_argument(
         "--experiment",
-        help=f"MLflow experiment (default: {DEFAULT_EXPERIMENT}; experiments/ files may log "
-        "into their own: the table names the others that hold runs)",
+        default=None,
+        help=f"MLflow experiment (default: $MLFLOW_EXPERIMENT_NAME, else {DEFAULT_EXPERIMENT}; "
+        "experiments/ files may log into their own: the table names the others that hold runs)",
     )
     parser.add_argument(
         "--parent", metavar="RUN_ID", help="list the runs of this sweep or multirun parent instead"
@@ -90,6 +92,9 @@ def main(args: list[str]) -> int:
         raise NnexpError(f"runs: --limit {opts.limit} is invalid: use a positive number")
     reader = open_reader(opts.tracking_uri)
     parent, others = None, {}
+    chosen = experiment_name(opts.experiment, "--experiment")
+    # the default experiment: the table also names the other experiments that hold runs
+    opts.experiment = None if chosen.source == "default" else chosen.value
     if opts.parent:
         parent = reader.get_run(opts.parent)
         runs, parents = reader.children(parent), []
@@ -137,7 +142,7 @@ def main(args: list[str]) -> int:
     if not opts.parent:
         for line in other_experiments(others):
             print(line)
-    print(f"store: {reader.display_uri}", flush=True)
+    print(f"store: {reader.described_uri}", flush=True)
     return 0
 
 

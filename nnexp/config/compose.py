@@ -29,7 +29,10 @@ def compose_config(overrides: Sequence[str] = (), *, validate: bool = True) -> A
     global_hydra.clear()  # inside @hydra.main (a sweep) Hydra is already initialised
     try:
         with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-            cfg = compose("config", overrides=list(overrides))
+            cfg = compose("config", overrides=list(overrides), return_hydra_config=True)
+            _drop_hydra_node(cfg)
+    except ConfigError:
+        raise
     except Exception as exc:
         raise ConfigError(describe_config_error(exc)) from exc
     finally:
@@ -62,6 +65,18 @@ def _job_search_path() -> list[str]:
     return [f"hydra.searchpath=[{','.join(quoted)}]"]
 
 
+def _drop_hydra_node(cfg: Any) -> None:
+    """Check every key against the schema (``+key=`` included, see :mod:`nnexp.config.strict`)
+    using the groups Hydra selected, then drop the ``hydra`` node as ``compose`` does."""
+    from omegaconf import open_dict
+
+    from nnexp.config.strict import check_known_keys
+
+    check_known_keys(cfg, cfg.hydra.runtime.choices.keys())
+    with open_dict(cfg):
+        del cfg["hydra"]
+
+
 def describe_config_error(exc: BaseException) -> str:
     """One line for a Hydra/OmegaConf composition error: the key, the bad value, what is valid."""
     from hydra.errors import MissingConfigException
@@ -75,6 +90,8 @@ def describe_config_error(exc: BaseException) -> str:
             return f"unknown option '{option}' for '{group}'; valid options: {valid}"
         return _first_line(str(exc))
     cause = exc.__cause__ if exc.__cause__ is not None else exc
+    if cause is exc and isinstance(exc.__context__, OmegaConfBaseException):
+        cause = exc.__context__  # Hydra re-raises a group file's merge error without "from"
     if isinstance(cause, OmegaConfBaseException):
         return _describe_omegaconf_error(exc, cause)
     return _first_line(str(exc))

@@ -152,9 +152,12 @@ class TrackingConfig:
 
     name: str = "local"
     enabled: bool = True
-    uri: str = "sqlite:///mlruns/mlflow.db"
-    artifact_location: str | None = "mlruns/artifacts"
-    experiment_name: str = "nnexp"
+    #: null: $MLFLOW_TRACKING_URI, else the project's sqlite:///<project>/mlruns/mlflow.db
+    uri: str | None = None
+    #: null: next to a SQLite store, the server's own store for http(s)://
+    artifact_location: str | None = None
+    #: null: $MLFLOW_EXPERIMENT_NAME, else "nnexp"
+    experiment_name: str | None = None
     run_name: str | None = None
     log_model: bool = True
     log_plots: bool = True

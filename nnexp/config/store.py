@@ -39,6 +39,8 @@ def register_configs() -> None:
 
     from nnexp.config.schema import NnexpConfig
 
+    # Hydra's multirun folder follows the store (``${nnexp_store_dir:}/.hydra``), never conf/.
+    OmegaConf.register_new_resolver("nnexp_store_dir", _store_dir, replace=True)
     store = ConfigStore.instance()
     store.store(name="nnexp_schema", node=NnexpConfig)
     for path in sorted(EXPERIMENTS_DIR.glob("*.yaml")):
@@ -46,6 +48,12 @@ def register_configs() -> None:
             group="experiment", name=path.stem, node=OmegaConf.load(path), package="_global_"
         )
     _registered = True
+
+
+def _store_dir() -> str:
+    from nnexp.project import store_dir
+
+    return str(store_dir())
 
 
 def experiment_names() -> list[str]:

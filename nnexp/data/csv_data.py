@@ -30,6 +30,9 @@ from .dataset import Dataset
 __all__ = ["AUTO_MAX_CLASSES", "load_csv"]
 
 AUTO_MAX_CLASSES = 20
+#: Largest magnitude accepted in a numeric cell: a sum of squares of a million such values (a
+#: loss, a variance) stays finite in float64 (max ~1.8e308). Larger values overflow to inf/nan.
+MAX_MAGNITUDE = 1e150
 
 
 def _where(path: Path, row: int, line: int, column: str) -> str:
@@ -46,6 +49,11 @@ def _number(cell: str, path: Path, row: int, line: int, column: str) -> float:
         raise ValueError(f"{_where(path, row, line, column)}: non-numeric value {cell!r}") from None
     if not math.isfinite(value):
         raise ValueError(f"{_where(path, row, line, column)}: missing/non-finite value {cell!r}")
+    if abs(value) > MAX_MAGNITUDE:
+        raise ValueError(
+            f"{_where(path, row, line, column)}: value {cell!r} is too large (|value| must be "
+            f"<= {MAX_MAGNITUDE:g}, or squared errors overflow float64); rescale the column"
+        )
     return value
 
 
@@ -74,6 +82,12 @@ def _read(path: Path, delimiter: str) -> tuple[list[str], list[tuple[int, int, l
                     rows.append((len(rows) + 1, reader.line_num, cells))
         except _csv.Error as exc:
             raise ValueError(f"{path}: line {reader.line_num}: malformed CSV ({exc})") from None
+        except UnicodeDecodeError as exc:
+            raise ValueError(
+                f"{path}: not a UTF-8 text file (cannot decode byte "
+                f"0x{exc.object[exc.start]:02x} near line {reader.line_num + 1}); a CSV file "
+                "must be UTF-8 text"
+            ) from None
     if header is None:
         raise ValueError(f"{path}: file is empty (no header row, no data rows)")
     return header, rows
@@ -109,7 +123,12 @@ def load_csv(
         raise ValueError(f"delimiter must be a single character, got {delimiter!r}")
     path = Path(path).expanduser()
     if not path.is_file():
-        what = "is a directory, not a file" if path.is_dir() else "file not found"
+        if path.is_dir():
+            what = "is a directory, not a file"
+        elif path.exists():
+            what = "not a regular file (a device, pipe or socket)"
+        else:
+            what = "file not found"
         raise ValueError(f"csv dataset: {what}: {path}")
     path = path.resolve()
 
@@ -186,6 +205,11 @@ def load_csv(
             ],
             dtype=np.float64,
         )
+        if np.all(y == y[0]):
+            raise ValueError(
+                f"{path}: target column {target!r} is constant (every value is {raw_targets[0]}); "
+                "regression needs a target that varies"
+            )
         return Dataset(y=y, task="regression", n_classes=0, **common)
 
     if all_numeric:

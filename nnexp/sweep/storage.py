@@ -45,10 +45,11 @@ RDB_SCHEMES = ("sqlite", "postgresql", "mysql", "mariadb", "oracle", "mssql")
 
 
 def default_journal(study: str, tracking_uri: str | None) -> Path:
+    from nnexp.project import store_dir
     from nnexp.tracking.store import resolve_uri, sqlite_path
 
-    db = sqlite_path(resolve_uri(tracking_uri)) if tracking_uri else None
-    root = db.parent if db is not None else Path.cwd() / "mlruns"
+    db = sqlite_path(resolve_uri(tracking_uri))  # None: $MLFLOW_TRACKING_URI or the default
+    root = db.parent if db is not None else store_dir()
     return root / "optuna" / f"{study}.journal"
 
 

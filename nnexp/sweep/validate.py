@@ -167,20 +167,50 @@ def check_dry_run(dims: list[Dimension], composer: Any, base_overrides: list[str
         for value in candidate_values(dim):
             line = to_override(dim, value)
             try:
-                composer.compose(merge_overrides(base_overrides, [line]))
+                cfg = composer.compose(merge_overrides(base_overrides, [line]))
+                if dim.key.split(".", 1)[0] in DATA_DEPENDENT:
+                    check_trial_inputs(cfg)
             except ConfigError as exc:
                 raise ConfigError(f"sweep.space.{dim.name}: {line} cannot run: {exc}") from None
 
 
+#: Config roots whose values the data-dependent checks read (batch size vs the training split,
+#: the early-stopping monitor vs the task, the data's baseline): a swept key under them gets
+#: its ends checked with the data loaded.
+DATA_DEPENDENT = ("data", "trainer", "model")
+
+
+def check_trial_inputs(cfg: Any) -> Any:
+    """What a trial with ``cfg`` would refuse once its data are loaded (a batch larger than
+    the training split, ...), refused before the first trial: :mod:`nnexp.preflight`.
+    Returns ``(dataset, splits)``."""
+    from nnexp.build import build_splits
+    from nnexp.preflight import check_run_inputs
+
+    dataset, splits = build_splits(cfg.data, int(cfg.seed))
+    check_run_inputs(cfg, dataset, splits)
+    return dataset, splits
+
+
 def check_metric_task(spec: SweepConfig, base_cfg: Any) -> None:
-    """``final_val_accuracy`` on a regression data set (and the like) fails here, not in trials."""
-    from nnexp.build import build_dataset
+    """A metric no trial can report fails here, not in every trial: ``final_val_accuracy`` on
+    a regression data set, ``test_loss`` without a test split (``data.test_fraction=0``), any
+    metric when the base config cannot run on its data (a batch larger than the training split:
+    :func:`check_trial_inputs`)."""
     from nnexp.metrics import metric_names
 
+    dataset, splits = check_trial_inputs(base_cfg)
     wanted = [m for m in spec.objective_metrics if METRIC.match(m)]
+    for metric in wanted:
+        if metric.startswith("test_") and getattr(splits, "test", None) is None:
+            raise ConfigError(
+                f"sweep.metric={metric!r} is invalid: data.test_fraction="
+                f"{base_cfg.data.test_fraction} leaves no test split, so no trial can report it; "
+                f"use best_val_{metric[len('test_') :]} or set data.test_fraction > 0"
+            )
     if not wanted:
         return
-    task = build_dataset(base_cfg.data, int(base_cfg.seed)).task
+    task = dataset.task
     names = metric_names(task)
     for metric in wanted:
         name = METRIC.match(metric)["name"]

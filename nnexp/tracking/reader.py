@@ -15,7 +15,13 @@ from typing import Any
 
 from nnexp.errors import NnexpError, TrackingError
 from nnexp.redact import redact
-from nnexp.tracking.store import check_server, resolve_uri, sqlite_path
+from nnexp.tracking.store import (
+    DATABASE_SCHEMES,
+    check_database,
+    check_server,
+    resolve_uri,
+    sqlite_path,
+)
 
 PARENT_TAG = "mlflow.parentRunId"
 MIN_PREFIX = 4
@@ -48,7 +54,11 @@ class RunRecord:
 class StoreReader:
     """Read access to the MLflow store at ``uri`` (relative SQLite paths resolve against cwd)."""
 
-    def __init__(self, uri: str):
+    def __init__(self, uri: str | None):
+        from nnexp.project import tracking_uri
+
+        #: ``--tracking-uri``, ``MLFLOW_TRACKING_URI`` or ``default``
+        self.source = tracking_uri(uri, "--tracking-uri").source
         self.uri = resolve_uri(uri)
         db = sqlite_path(self.uri)
         if db is not None and not db.is_file():
@@ -57,6 +67,8 @@ class StoreReader:
             )
         if self.uri.startswith(("http://", "https://")):
             check_server(self.uri)
+        if self.uri.split("://", 1)[0].split("+", 1)[0].lower() in DATABASE_SCHEMES:
+            check_database(self.uri)  # MLflow itself retries a dead database for 100 s
         from nnexp.tracking.client import tracking_client
 
         self._client = tracking_client(self.uri)
@@ -64,6 +76,12 @@ class StoreReader:
     @property
     def display_uri(self) -> str:
         return redact(self.uri)
+
+    @property
+    def described_uri(self) -> str:
+        """The URI, and ``(from MLFLOW_TRACKING_URI)`` when the environment chose it."""
+        note = f" (from {self.source})" if self.source.startswith("MLFLOW_") else ""
+        return self.display_uri + note
 
     # -- runs -----------------------------------------------------------------------------------
     def get_run(self, run_id: str) -> RunRecord:

@@ -12,15 +12,18 @@ FINISHED, FAILED (with the error as the ``error`` tag) or KILLED.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from nnexp.epoch_thinning import EpochThinner
+from nnexp.errors import TrackingError
 from nnexp.redact import redact
 from nnexp.tracking.reaper import process_tags
-from nnexp.tracking.store import Store
+from nnexp.tracking.store import Store, set_fluent_uri
+from nnexp.tracking.store import sqlite_path as sqlite_db
 
 MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_PER_BATCH = 100
@@ -79,7 +82,7 @@ class RunRecorder:
         from nnexp.tracking.client import tracking_client
 
         self._client = tracking_client(self.store.uri)
-        mlflow.set_tracking_uri(self.store.uri)
+        set_fluent_uri(self.store.uri)
         if self.activate:
             # The fluent API is needed for pyfunc.log_model; parents are never made active, so an
             # active run here is stale and must not become this run's parent by accident.
@@ -118,21 +121,48 @@ class RunRecorder:
             return
         import mlflow
 
+        from nnexp.tracking import reserve
+
         status, tags = _terminal_status(exc)
+        full = reserve.is_disk_full(exc)
         try:
-            held = self._epochs.last()  # the last epoch, if thinning held it back
-            if held is not None:
-                self.log_metrics(held[1], step=held[0])
-            self.queue_tags(tags)
-            self.flush()
-        finally:
-            self.status = status
-            _open_runs.pop(self.run_id, None)
-            active = mlflow.active_run()
-            if active is not None and active.info.run_id == self.run_id:
-                mlflow.end_run(status=status)
+            if not full:  # nothing more fits on a full disk: just end the run
+                held = self._epochs.last()  # the last epoch, if thinning held it back
+                if held is not None:
+                    self.log_metrics(held[1], step=held[0])
+                self.queue_tags(tags)
+                self.flush()
+        except BaseException as err:  # a second Ctrl-C mid-flush still ends the run
+            if not reserve.is_disk_full(err):
+                self._terminate(mlflow, status)
+                raise
+            full = True
+        if full:  # the reserve next to a SQLite store makes room to end the run (reserve.py)
+            freed = reserve.release(sqlite_db(self.store.uri))
+            status = "FAILED"
+            with contextlib.suppress(Exception):
+                self._client.set_tag(self.run_id, "error", "disk full (no space left on device)")
+            try:
+                self._terminate(mlflow, status)
+            except Exception as err:
+                if not reserve.is_disk_full(err):
+                    raise
+                freed = False
             else:
-                self._client.set_terminated(self.run_id, status=status)
+                freed = True
+            raise TrackingError(
+                reserve.disk_full_message(self.store.uri, self.run_id, ended=freed)
+            ) from None
+        self._terminate(mlflow, status)
+
+    def _terminate(self, mlflow: Any, status: str) -> None:
+        self.status = status
+        _open_runs.pop(self.run_id, None)
+        active = mlflow.active_run()
+        if active is not None and active.info.run_id == self.run_id:
+            mlflow.end_run(status=status)
+        else:
+            self._client.set_terminated(self.run_id, status=status)
 
     # -- writing ----------------------------------------------------------------------------
     def log_params(self, params: Mapping[str, Any]) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +30,16 @@ LOCAL_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql", "http", "https", "dat
 DATABASE_SCHEMES = ("postgresql", "mysql", "mssql")
 
 
+#: MLflow's experiment tag that picks the UI's landing page; nnexp trains models, so the runs
+#: table (not the GenAI overview of traces) is what opens.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+SQLITE_HEADER = b"SQLite format 3\x00"
+#: Free space a SQLite store's disk must have before a run starts: a run writes some hundreds of
+#: kB (metrics, artifacts, the model); below this the run would die half-written.
+MIN_FREE_BYTES = 16 * 1024 * 1024
+
+
 @dataclass(frozen=True)
 class Store:
     """A resolved tracking store and the experiment runs go to."""
@@ -36,15 +47,21 @@ class Store:
     uri: str
     experiment_id: str
     experiment_name: str
+    #: where the URI came from: ``tracking.uri``, ``MLFLOW_TRACKING_URI`` or ``default``
+    source: str = "tracking.uri"
 
     @property
     def display_uri(self) -> str:
         return redact(self.uri)
 
 
-def resolve_uri(uri: str) -> str:
-    """Make a relative ``sqlite:///path`` absolute (against the working directory) and check it."""
-    uri = uri.strip()
+def resolve_uri(uri: str | None) -> str:
+    """The tracking URI to use (``uri``, else ``$MLFLOW_TRACKING_URI``, else the project's
+    default store, see :mod:`nnexp.project`), with a relative ``sqlite:///path`` made absolute
+    against the working directory, and checked."""
+    from nnexp.project import tracking_uri
+
+    uri = tracking_uri(uri).value.strip()
     scheme = uri.split("://", 1)[0].split("+", 1)[0].lower() if "://" in uri else ""
     if scheme not in LOCAL_SCHEMES:
         raise TrackingError(
@@ -76,47 +93,82 @@ def store_lock(uri: str) -> Iterator[None]:
         yield
 
 
-def open_store(uri: str, experiment_name: str, artifact_location: str | None) -> Store:
-    """Create (once) and open the store and experiment; raise :class:`TrackingError` if unusable."""
+def open_store(
+    uri: str | None, experiment_name: str | None, artifact_location: str | None
+) -> Store:
+    """Create (once) and open the store and experiment; raise :class:`TrackingError` if unusable.
+
+    ``uri`` / ``experiment_name`` None: MLflow's environment variables, else the defaults
+    (:mod:`nnexp.project`). ``artifact_location`` None: the default for the store
+    (:func:`nnexp.tracking.artifacts.default_location`).
+    """
+    from nnexp.project import experiment_name as choose_experiment
+    from nnexp.project import tracking_uri
+    from nnexp.tracking import artifacts
+
+    source = tracking_uri(uri).source
     uri = resolve_uri(uri)
+    experiment_name = choose_experiment(experiment_name).value
     db = sqlite_path(uri)
     if db is not None:
-        try:
-            db.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise TrackingError(
-                f"cannot create the MLflow store folder {db.parent}: {exc.strerror}"
-            ) from None
-        if not os.access(db.parent, os.W_OK):
-            raise TrackingError(
-                f"cannot write the MLflow store folder {db.parent}: permission denied"
-            )
+        check_sqlite_location(db)
     if uri.startswith(("http://", "https://")):
         check_server(uri)
     if uri.split("://", 1)[0].split("+", 1)[0].lower() in DATABASE_SCHEMES:
         check_database(uri)
+    if artifact_location:  # before MLflow loads: an unusable location fails in a second
+        artifacts.check_location(artifact_location, uri)
     with store_lock(uri):
-        import mlflow
-
+        from nnexp.tracking import reserve
         from nnexp.tracking.client import tracking_client
 
-        mlflow.set_tracking_uri(uri)
+        reserve.quiet_mlflow_database_errors()
+        set_fluent_uri(uri)
         try:
             if db is not None:
                 _create_sqlite_store(db)
+                reserve.hold(db)  # room to end a run if the disk fills up meanwhile
             client = tracking_client(uri)
-            experiment_id = _experiment_id(client, experiment_name, artifact_location)
+            experiment = client.get_experiment_by_name(experiment_name)
         except Exception as exc:  # MLflow raises many kinds; all mean "store unusable"
             raise TrackingError(
                 f"cannot open MLflow store {redact(uri)}: {redact(_first_line(exc))}"
             ) from None
-    store = Store(uri=uri, experiment_id=experiment_id, experiment_name=experiment_name)
+        if experiment is not None:
+            artifacts.check_experiment_location(
+                experiment_name, experiment.artifact_location, uri, artifact_location
+            )
+        location = artifacts.default_location(uri, artifact_location)
+        try:
+            experiment_id = _experiment_id(client, experiment_name, location, experiment)
+        except Exception as exc:
+            raise TrackingError(
+                f"cannot open MLflow store {redact(uri)}: {redact(_first_line(exc))}"
+            ) from None
+    store = Store(
+        uri=uri, experiment_id=experiment_id, experiment_name=experiment_name, source=source
+    )
+    _say_where_once(store)
     if db is not None:  # pids mean something on this machine only
         from nnexp.tracking.reaper import reap_dead_local_runs
 
         with contextlib.suppress(Exception):  # best effort: never fail a run for it
             reap_dead_local_runs(store)
     return store
+
+
+def set_fluent_uri(uri: str) -> None:
+    """``mlflow.set_tracking_uri`` (the fluent API needs it) without leaving the URI in
+    ``MLFLOW_TRACKING_URI``: MLflow exports it for subprocesses, and nnexp would then take its
+    own earlier choice for the user's (``MLFLOW_TRACKING_URI`` outranks the default store)."""
+    import mlflow
+
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before
 
 
 def _create_sqlite_store(db: Path) -> None:
@@ -166,19 +218,85 @@ def check_database(uri: str, timeout: int = 5) -> None:
         ) from None
 
 
-def _experiment_id(client: Any, name: str, artifact_location: str | None) -> str:
-    """Find or create the experiment. With a tracking server, workers on other machines (which
-    the local lock does not cover) may create it at the same moment: the loser finds it."""
-    experiment = client.get_experiment_by_name(name)
+def _experiment_id(client: Any, name: str, location: str | None, experiment: Any = None) -> str:
+    """Find or create the experiment, tagged as model training (``mlflow.experimentKind``, so
+    the MLflow UI opens on its runs; older nnexp did not tag it). With a tracking server,
+    workers on other machines (which the local lock does not cover) may create it at the same
+    moment: the loser finds it."""
+    if experiment is None:
+        experiment = client.get_experiment_by_name(name)
     if experiment is not None:
+        if EXPERIMENT_KIND_TAG not in (experiment.tags or {}):
+            with contextlib.suppress(Exception):  # a read-only user may not tag: not fatal
+                client.set_experiment_tag(
+                    experiment.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND
+                )
         return experiment.experiment_id
     try:
-        return client.create_experiment(name, artifact_location=_artifact_uri(artifact_location))
+        return client.create_experiment(
+            name,
+            artifact_location=_artifact_uri(location),
+            tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND},
+        )
     except Exception:
         experiment = client.get_experiment_by_name(name)
         if experiment is None:
             raise
         return experiment.experiment_id
+
+
+def check_sqlite_location(db: Path) -> None:
+    """A SQLite store's folder must be creatable and writable, with room to write a run, and
+    ``db`` (if present) must be a SQLite file: a directory named ``mlflow.db`` or a stranger
+    file used to cost 108 s of MLflow retries before an error; a full disk, a RUNNING run and
+    hundreds of lines of tracebacks. Never inside the config folder (Hydra would list it)."""
+    from nnexp.config.store import CONF_DIR
+
+    if db.parent.resolve().is_relative_to(CONF_DIR.resolve()):
+        raise TrackingError(
+            f"the MLflow store {db} is inside the config folder {CONF_DIR}: choose a store "
+            "outside it (the default is the project's mlruns/, see the README)"
+        )
+    try:
+        db.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TrackingError(
+            f"cannot create the MLflow store folder {db.parent}: {exc.strerror}"
+        ) from None
+    if not os.access(db.parent, os.W_OK):
+        raise TrackingError(f"cannot write the MLflow store folder {db.parent}: permission denied")
+    if db.exists():
+        if not db.is_file():
+            raise TrackingError(
+                f"the MLflow store {db} is not a file (a directory?): move it away or pass "
+                "another tracking.uri"
+            )
+        try:
+            with db.open("rb") as handle:
+                header = handle.read(len(SQLITE_HEADER))
+        except OSError as exc:
+            raise TrackingError(f"cannot read the MLflow store {db}: {exc.strerror}") from None
+        if header and header != SQLITE_HEADER:
+            raise TrackingError(
+                f"the MLflow store {db} is not a SQLite database (it starts with "
+                f"{header[:8]!r}): move it away or pass another tracking.uri"
+            )
+    free = shutil.disk_usage(db.parent).free
+    if free < MIN_FREE_BYTES:
+        raise TrackingError(
+            f"no space left for the MLflow store {db}: {free // 1024} kB free on its disk, "
+            f"a run needs at least {MIN_FREE_BYTES // 2**20} MB"
+        )
+
+
+_announced: set[str] = set()
+
+
+def _say_where_once(store: Store) -> None:
+    """Say once per process which store the environment chose (``MLFLOW_TRACKING_URI``)."""
+    if store.source.startswith("MLFLOW_") and store.uri not in _announced:
+        _announced.add(store.uri)
+        print(f"MLflow store: {store.display_uri} (from {store.source})", flush=True)
 
 
 def check_server(uri: str, timeout: float = 5.0) -> None:

@@ -266,8 +266,9 @@ class SweepRuns:
             local = self.client.download_artifacts(run_id, "model.npz", tmp)
             model = load_model(local)
         from nnexp.tracking.reaper import claimed
+        from nnexp.tracking.store import set_fluent_uri
 
-        mlflow.set_tracking_uri(self.store.uri)
+        set_fluent_uri(self.store.uri)
         while mlflow.active_run() is not None:
             mlflow.end_run()
         # reopened RUNNING: it must name this (live) process, not the trial's finished one

@@ -42,7 +42,9 @@ def test_compare_writes_a_png_and_prints_what_differs(shared_store, runs, tmp_pa
         "final_val_loss",
         "best_val_loss",
         "diagnosis",
+        "store:",
     ]
+    assert out[-1] == f"store: {shared_store.uri}"
     assert "model.activation" not in "\n".join(out)
 
 

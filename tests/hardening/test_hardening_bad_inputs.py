@@ -13,6 +13,7 @@ The cases run as subprocesses in a few threads, once per session (only the selec
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from pathlib import Path
 
 import pytest
 from hardening_support import TINY, all_runs, copy_store, run
+
+from nnexp.config.store import CONF_DIR
 
 PARALLEL = 3
 SECRET = "s3cretpw"
@@ -233,6 +236,133 @@ CASES = [
         [*SWEEP, "sweep.storage=nonsense"],
         "cannot open the Optuna storage nonsense",
     ),
+    # -- caught once the data or the store are known, still before anything is recorded (12.9) ----
+    Case(
+        "early-stopping-monitor-typo",
+        "config",
+        [
+            *TRAIN,
+            "trainer=early_stopping",
+            "trainer.epochs=3",
+            "trainer.early_stopping.monitor=val_lose",
+        ],
+        "trainer.early_stopping.monitor='val_lose' is invalid: data=moons is a classification "
+        "task; valid choices: val_loss, val_accuracy, train_loss, train_accuracy",
+    ),
+    Case(
+        "early-stopping-monitor-wrong-task",
+        "config",
+        [*TRAIN, "data=sine", "trainer.early_stopping.monitor=val_accuracy"],
+        "data=sine is a regression task; valid choices: val_loss, val_rmse, val_r2",
+    ),
+    Case(
+        "plus-misspelled-key",
+        "config",
+        [*TRAIN, "+optimizer.lrr=5"],
+        "unknown config key 'optimizer.lrr'; valid keys in 'optimizer': name, lr,",
+    ),
+    Case(
+        "plus-unknown-group",
+        "config",
+        [*TRAIN, "+launcher=slurm"],
+        "unknown config key 'launcher'; valid keys in the root config: seed, data,",
+    ),
+    Case(
+        "csv-constant-target",
+        "data",
+        [*CSV, "data.task=regression"],
+        "target column 'y' is constant (every value is 3.5)",
+        _file("d.csv", "a,b,y\n" + "1,2,3.5\n2,3,3.5\n" * 20),
+    ),
+    Case(
+        "csv-huge-target",
+        "data",
+        [*CSV, "data.task=regression"],
+        "row 1 (line 2 of the file), column 'y': value '1e308' is too large",
+        _file("d.csv", "a,b,y\n" + "1,2,1e308\n2,3,-1e308\n" * 20),
+    ),
+    Case(
+        "csv-binary-file",
+        "data",
+        CSV,
+        "d.csv: not a UTF-8 text file (cannot decode byte 0x80",
+        lambda folder: (folder / "d.csv").write_bytes(bytes(range(256)) * 8),
+    ),
+    Case(
+        "csv-device",
+        "data",
+        [*CSV[:-2], "data.path=/dev/zero", "data.target=y"],
+        "not a regular file (a device, pipe or socket): /dev/zero",
+    ),
+    Case(
+        "artifacts-ftp-unreachable",
+        "store",
+        [*TRAIN, "tracking.experiment_name=new", "tracking.artifact_location=ftp://127.0.0.1:1/x"],
+        "cannot reach the artifact store ftp://127.0.0.1:1/x (127.0.0.1:1): Connection refused",
+    ),
+    Case(
+        "artifacts-unknown-scheme",
+        "store",
+        [*TRAIN, "tracking.experiment_name=new", "tracking.artifact_location=gopher://h/x"],
+        "tracking.artifact_location='gopher://h/x' is invalid: unsupported scheme 'gopher://'",
+    ),
+    Case(
+        "artifacts-differ-from-the-experiment",
+        "store",
+        [*TRAIN, "tracking.artifact_location={dir}/elsewhere"],
+        "cannot apply: experiment 'nnexp' already keeps its artifacts in file://",
+    ),
+    Case(
+        "store-db-is-a-directory",
+        "store",
+        [*TRAIN, "tracking.uri=sqlite:///{dir}/d/mlflow.db"],
+        "the MLflow store {dir}/d/mlflow.db is not a file (a directory?)",
+        lambda folder: (folder / "d" / "mlflow.db").mkdir(parents=True),
+    ),
+    Case(
+        "store-db-is-not-sqlite",
+        "store",
+        [*TRAIN, "tracking.uri=sqlite:///{dir}/notes.db"],
+        "the MLflow store {dir}/notes.db is not a SQLite database",
+        _file("notes.db", "shopping list\n"),
+    ),
+    Case(
+        "store-inside-the-config-folder",
+        "store",
+        [*TRAIN, f"tracking.uri=sqlite:///{CONF_DIR}/mlruns/mlflow.db"],
+        f"the MLflow store {CONF_DIR}/mlruns/mlflow.db is inside the config folder",
+    ),
+    Case(
+        "sweep-test-metric-without-test-split",
+        "sweep",
+        [*SWEEP, "sweep.metric=test_loss", "data.test_fraction=0"],
+        "sweep.metric='test_loss' is invalid: data.test_fraction=0.0 leaves no test split",
+    ),
+    Case(
+        "sweep-batch-larger-than-data",
+        "sweep",
+        [*SWEEP, "trainer.batch_size=1000"],
+        "trainer.batch_size=1000 is invalid: larger than the 60 training samples",
+    ),
+    Case(
+        "sweep-space-batch-larger-than-data",
+        "sweep",
+        [
+            *SWEEP,
+            "sweep.space.lr.key=trainer.batch_size",
+            "sweep.space.lr.type=int",
+            "sweep.space.lr.low=16",
+            "sweep.space.lr.high=1000",
+            "sweep.space.lr.log=false",
+        ],
+        "sweep.space.lr: trainer.batch_size=1000 cannot run: trainer.batch_size=1000 is invalid",
+    ),
+    Case(
+        "sweep-monitor-typo",
+        "sweep",
+        [*SWEEP, "trainer.early_stopping.monitor=val_lose"],
+        "trainer.early_stopping.monitor='val_lose' is invalid",
+    ),
     # -- reading back: reproduce, runs, compare -----------------------------------------------------
     Case(
         "reproduce-unknown-run",
@@ -252,7 +382,22 @@ CASES = [
     Case("runs-unknown-flag", "commands", ["runs", "--bogus"], "unrecognized arguments: --bogus"),
     Case("runs-unknown-experiment", "commands", ["runs", "--experiment", "nope"], "'nope'"),
     Case("runs-unknown-sort", "commands", ["runs", "--sort", "bogus_metric"], "'bogus_metric'"),
+    Case(
+        "runs-database-unreachable",
+        "commands",
+        ["runs", "--tracking-uri", f"postgresql://u:{SECRET}@127.0.0.1:9/x"],
+        "cannot reach the MLflow database postgresql://u:***@127.0.0.1:9/x",
+    ),
 ]
+
+
+#: Refused before MLflow is imported: seconds even on a loaded machine.
+FAIL_BEFORE_MLFLOW = {
+    "store-db-is-a-directory",
+    "store-db-is-not-sqlite",
+    "artifacts-ftp-unreachable",
+    "runs-database-unreachable",
+}
 
 
 @dataclass
@@ -262,6 +407,7 @@ class Outcome:
     code: int
     stdout: str
     stderr: str
+    seconds: float
 
 
 def _run_case(case: Case, root: Path, template: Path) -> Outcome:
@@ -272,8 +418,10 @@ def _run_case(case: Case, root: Path, template: Path) -> Outcome:
     if case.prepare is not None:
         case.prepare(folder)
     args = [arg.replace("{dir}", str(folder)) for arg in case.args]
+    started = time.monotonic()
     done = run(args, folder, timeout=120)
-    return Outcome(case, folder, done.returncode, done.stdout, done.stderr)
+    seconds = time.monotonic() - started
+    return Outcome(case, folder, done.returncode, done.stdout, done.stderr, seconds)
 
 
 @pytest.fixture(scope="module")
@@ -335,3 +483,6 @@ def test_bad_input(case: Case, outcomes: dict[str, Outcome], template_runs: set[
     assert not [r for r in runs if r.info.status == "RUNNING"], report
     assert {r.info.run_id for r in runs} == template_runs, ("a run was recorded", report)
     assert not (outcome.folder / "none").exists()  # reading a missing store creates none
+    assert not (CONF_DIR / "mlruns").exists()  # a store never lands in the config folder
+    if case.id in FAIL_BEFORE_MLFLOW:  # an mlflow.db that was a directory took 108 s of retries
+        assert outcome.seconds < 60, report

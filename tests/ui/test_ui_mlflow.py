@@ -56,6 +56,35 @@ def links_named(driver: WebDriver, run_id: str, name: str) -> bool:
     )
 
 
+def test_experiments_are_tagged_as_model_training(sweep_store) -> None:
+    """nnexp tags the experiments it creates or opens ``mlflow.experimentKind =
+    custom_model_development`` (issue 13.10; the key and value of MLflow 3.17's UI)."""
+    from mlflow import MlflowClient
+
+    store = sweep_store
+    tags = MlflowClient(tracking_uri=store.uri).get_experiment(store.experiment_id).tags
+    assert tags["mlflow.experimentKind"] == "custom_model_development"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="MLflow 3.17.2's UI picks the landing page from its global GenAI / Model training "
+    "switch (localStorage mlflow.workflowType, GenAI by default), not from the experiment's "
+    "mlflow.experimentKind tag; the ?workflowType=machine_learning link does open the runs",
+)
+def test_the_plain_experiment_link_opens_on_its_runs_table(
+    sweep_store, mlflow_ui, browser, ui_artifacts
+):
+    """Runs first among the browser tests, before any page sets ``workflowType``."""
+    store = sweep_store
+    browser.get(f"{mlflow_ui}/#/experiments/{store.experiment_id}")
+    with evidence(browser, ui_artifacts, "mlflow-ui-landing"):
+        WebDriverWait(browser, 20).until(
+            lambda d: links_named(d, store.parent.run_id, store.parent.name),
+            "the experiment did not open on its runs table",
+        )
+
+
 def test_experiment_page_lists_parent_and_child_runs(sweep_store, mlflow_ui, browser, ui_artifacts):
     store = sweep_store
     browser.get(

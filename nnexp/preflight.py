@@ -1,0 +1,89 @@
+"""Checks that need the data, made after the splits exist and before any MLflow run is created.
+
+:mod:`nnexp.config.validate` checks what the config alone decides. Some bad input only shows
+once the data are loaded: a batch larger than the training split, an early-stopping monitor
+that names no metric of the task (``val_lose``, or ``val_accuracy`` on a regression), or data
+whose trivial baseline loss is zero or not finite (a constant regression target, targets so
+large that squared errors overflow). Each used to fail after the run had been created (a FAILED
+run, exit 1); here each is one :class:`~nnexp.errors.ConfigError` line before anything is
+recorded. A sweep runs the same checks on its base config and on the ends of its space
+(:func:`nnexp.sweep.validate.check_trial_inputs`), before its first trial.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from nnexp.errors import ConfigError
+
+EPOCH_PREFIXES = ("val_", "train_")
+
+
+def check_run_inputs(cfg: Any, dataset: Any, splits: Any) -> float:
+    """Refuse a run that cannot work on these data; return its trivial baseline loss.
+
+    ``dataset`` is a :class:`nnexp.data.Dataset` (its ``task``), ``splits`` the train /
+    validation / test splits (``splits.train.X`` is ``(n_train, d)``).
+    """
+    check_batch_size(cfg, dataset, splits)
+    check_monitor(cfg, dataset)
+    return checked_baseline(cfg, dataset, splits)
+
+
+def check_batch_size(cfg: Any, dataset: Any, splits: Any) -> None:
+    n_train = len(splits.train.X)
+    batch_size = cfg.trainer.batch_size
+    if batch_size is not None and batch_size > n_train:
+        raise ConfigError(
+            f"trainer.batch_size={batch_size} is invalid: larger than the {n_train} training "
+            f"samples of data={cfg.data.name} (use <= {n_train}, or null for full batch)"
+        )
+
+
+def epoch_metrics(task: str) -> list[str]:
+    """The per-epoch record keys of ``task``, e.g. ``val_loss, val_accuracy, train_loss, ...``."""
+    from nnexp.metrics import metric_names
+
+    return [prefix + name for prefix in EPOCH_PREFIXES for name in metric_names(task)]
+
+
+def check_monitor(cfg: Any, dataset: Any) -> None:
+    """``trainer.early_stopping.monitor`` must be a per-epoch metric of the data's task."""
+    monitor = cfg.trainer.early_stopping.monitor
+    valid = epoch_metrics(dataset.task)
+    if monitor not in valid:
+        raise ConfigError(
+            f"trainer.early_stopping.monitor={monitor!r} is invalid: data={cfg.data.name} is a "
+            f"{dataset.task} task; valid choices: {', '.join(valid)}"
+        )
+
+
+def checked_baseline(cfg: Any, dataset: Any, splits: Any) -> float:
+    """The loss of predicting the training prior/mean; refused when zero or not finite.
+
+    A zero baseline (the validation targets all equal the training mean: a constant target)
+    leaves nothing to learn and no scale to judge a fit by; a non-finite one means the targets'
+    squares overflow float64.
+    """
+    import numpy as np
+
+    from nnexp.build import resolve_head
+    from nnexp.data.baseline import trivial_baseline
+
+    _, loss_name, _ = resolve_head(cfg.model, dataset)
+    with np.errstate(all="ignore"):  # an overflow is reported below, not as NumPy warnings
+        baseline = float(trivial_baseline(splits.train, splits.val, dataset.task, loss_name))
+    if math.isfinite(baseline) and baseline > 0:
+        return baseline
+    why = (
+        "the targets' squared errors overflow float64 (rescale the target)"
+        if not math.isfinite(baseline)
+        else "every validation target equals the training "
+        + ("mean (a constant target)" if dataset.task == "regression" else "class (one class)")
+        + ": there is nothing to learn"
+    )
+    raise ConfigError(
+        f"data={cfg.data.name}: the trivial baseline's {loss_name} on the validation split is "
+        f"{baseline!r}: {why}"
+    )

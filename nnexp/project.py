@@ -1,0 +1,78 @@
+"""Where the default store lives, and which tracking URI a command uses.
+
+One project, one store. From any folder inside a project, the default MLflow store is the
+project's ``mlruns/mlflow.db``: the project's root is found as git finds its own, walking up from
+the working directory to the first folder that holds ``.git`` or ``pyproject.toml``. Outside any
+project it is the working directory's ``mlruns/``. So ``cd conf && python -m nnexp`` records in
+the same store as the project's root (it used to create ``conf/mlruns/``, which Hydra then listed
+as a config group).
+
+Which store, in order (MLflow's own convention):
+
+1. an explicit ``tracking.uri=...`` (or a ``tracking`` option that sets one) or ``--tracking-uri``;
+2. the environment variable ``MLFLOW_TRACKING_URI``;
+3. the default ``sqlite:///<project>/mlruns/mlflow.db``.
+
+``MLFLOW_EXPERIMENT_NAME`` works the same way for ``tracking.experiment_name`` and ``runs
+--experiment``. Stdlib only: imported by the config, the sweep and the commands alike.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_MARKERS = (".git", "pyproject.toml")
+STORE_FOLDER = "mlruns"
+STORE_FILE = "mlflow.db"
+DEFAULT_EXPERIMENT = "nnexp"
+URI_ENV = "MLFLOW_TRACKING_URI"
+EXPERIMENT_ENV = "MLFLOW_EXPERIMENT_NAME"
+
+
+def project_root(start: Path | None = None) -> Path | None:
+    """The nearest folder from ``start`` (the working directory) up holding a project marker."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if any((folder / marker).exists() for marker in PROJECT_MARKERS):
+            return folder
+    return None
+
+
+def store_dir(start: Path | None = None) -> Path:
+    """The default store's folder: ``<project root>/mlruns``, else ``<cwd>/mlruns``."""
+    return (project_root(start) or (start or Path.cwd()).resolve()) / STORE_FOLDER
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A chosen value and where it came from (``tracking.uri``, ``MLFLOW_TRACKING_URI``...)."""
+
+    value: str
+    source: str
+
+    @property
+    def note(self) -> str:
+        """`` (from MLFLOW_TRACKING_URI)`` when the environment chose, else empty."""
+        return f" (from {self.source})" if self.source.startswith("MLFLOW_") else ""
+
+
+def tracking_uri(explicit: str | None, flag: str = "tracking.uri") -> Choice:
+    """The tracking URI: ``explicit`` if given, else ``$MLFLOW_TRACKING_URI``, else the default."""
+    if explicit is not None and str(explicit).strip():
+        return Choice(str(explicit), flag)
+    from_env = os.environ.get(URI_ENV, "").strip()
+    if from_env:
+        return Choice(from_env, URI_ENV)
+    return Choice(f"sqlite:///{store_dir() / STORE_FILE}", "default")
+
+
+def experiment_name(explicit: str | None, flag: str = "tracking.experiment_name") -> Choice:
+    """The experiment: ``explicit``, else ``$MLFLOW_EXPERIMENT_NAME``, else ``nnexp``."""
+    if explicit is not None and str(explicit).strip():
+        return Choice(str(explicit), flag)
+    from_env = os.environ.get(EXPERIMENT_ENV, "").strip()
+    if from_env:
+        return Choice(from_env, EXPERIMENT_ENV)
+    return Choice(DEFAULT_EXPERIMENT, "default")
