@@ -159,6 +159,9 @@ def _run_job(cfg: Any) -> Any:
 
         status(f"sweep {cfg.sweep.name}: planning the trials, opening the Optuna storage")
         return run_sweep(cfg, overrides)
+    from nnexp.launch.slurm_sweep import refuse_launcher_options
+
+    refuse_launcher_options(overrides)
     validate_config(cfg)
     from nnexp.hydra_callbacks import job_run_name
     from nnexp.report import format_summary, loading_line

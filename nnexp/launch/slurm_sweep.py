@@ -111,6 +111,17 @@ def worker_command(overrides: list[str]) -> list[str]:
     return [*python_command(), *kept, "sweep.workers=1", "sweep.launcher=local"]
 
 
+def refuse_launcher_options(overrides: list[str]) -> None:
+    """A single run (or a multirun's job) has no workers to launch: ``launcher.*`` would do
+    nothing, so it is refused rather than silently ignored."""
+    unused = [line for line in overrides if _is_launcher_option(line)]
+    if unused:
+        raise ConfigError(
+            f"{unused[0]} has no effect on a single run: the launcher group configures a "
+            "sweep's Slurm workers (+sweep=NAME sweep.launcher=slurm); drop it"
+        )
+
+
 def _is_launcher_option(line: str) -> bool:
     key = override_key(line)
     return key == "launcher" or key.startswith("launcher.")

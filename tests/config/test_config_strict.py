@@ -7,7 +7,7 @@ import pytest
 from nnexp.config.compose import compose_config
 from nnexp.errors import ConfigError
 
-ROOT_KEYS = "seed, data, model, optimizer, trainer, tracking, sweep"
+ROOT_KEYS = "seed, data, model, optimizer, trainer, tracking, launcher, sweep"
 
 
 @pytest.mark.parametrize(
@@ -16,17 +16,18 @@ ROOT_KEYS = "seed, data, model, optimizer, trainer, tracking, sweep"
         (
             ["+optimizer.lrr=5"],
             "unknown config key 'optimizer.lrr'; valid keys in 'optimizer': name, lr, "
-            "weight_decay, momentum, betas, eps, alpha, schedule",
+            "weight_decay, l1, momentum, dampening, nesterov, betas, eps, alpha, amsgrad, "
+            "centered, schedule",
         ),
         (
             ["+trainer.early_stopping.patince=3"],
             "unknown config key 'trainer.early_stopping.patince'",
         ),
         (
-            ["+launcher=slurm"],
-            f"unknown config key 'launcher'; valid keys in the root config: {ROOT_KEYS}; "
-            "config groups (select with GROUP=OPTION or +GROUP=OPTION): data, experiment, model, "
-            "optimizer, sweep, tracking, trainer",
+            ["+launchr=slurm"],
+            f"unknown config key 'launchr'; valid keys in the root config: {ROOT_KEYS}; "
+            "config groups (select with GROUP=OPTION or +GROUP=OPTION): data, experiment, "
+            "launcher, model, optimizer, sweep, tracking, trainer",
         ),
         (["+seed2=1"], "unknown config key 'seed2'"),
         (["+sweep=lr", "+sweep.samplr=1"], "unknown config key 'sweep.samplr'"),
@@ -67,9 +68,9 @@ def test_config_groups_and_open_dictionaries_may_be_added() -> None:
 
 
 def test_a_group_file_with_a_key_outside_the_schema_is_one_line(tmp_path) -> None:
-    (tmp_path / "launcher").mkdir()
-    (tmp_path / "launcher" / "slurm.yaml").write_text("partition: debug\n")
+    (tmp_path / "scheduler").mkdir()
+    (tmp_path / "scheduler" / "slurm.yaml").write_text("partition: debug\n")
     with pytest.raises(ConfigError) as info:
-        compose_config([f"hydra.searchpath=[file://{tmp_path}]", "+launcher=slurm"])
-    assert str(info.value).startswith("unknown config key 'launcher'; valid keys in the root")
+        compose_config([f"hydra.searchpath=[file://{tmp_path}]", "+scheduler=slurm"])
+    assert str(info.value).startswith("unknown config key 'scheduler'; valid keys in the root")
     assert "\n" not in str(info.value)

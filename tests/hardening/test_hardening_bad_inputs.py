@@ -264,8 +264,14 @@ CASES = [
     Case(
         "plus-unknown-group",
         "config",
-        [*TRAIN, "+launcher=slurm"],
-        "unknown config key 'launcher'; valid keys in the root config: seed, data,",
+        [*TRAIN, "+launchr=slurm"],
+        "unknown config key 'launchr'; valid keys in the root config: seed, data,",
+    ),
+    Case(
+        "launcher-option-on-a-single-run",
+        "config",
+        [*TRAIN, "launcher.partition=gpu"],
+        "launcher.partition=gpu has no effect on a single run",
     ),
     Case(
         "csv-constant-target",
