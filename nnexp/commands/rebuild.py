@@ -29,13 +29,24 @@ class RebuiltConfig:
     source: str
 
 
+#: A run recorded before ``trainer.inspect`` existed logged no layer statistics.
+INSPECT_PARAM = "trainer.inspect"
+
+
 def rebuild_config(reader: Any, run: Any) -> RebuiltConfig:
     """The run's config from its ``config.yaml`` artifact, else from its params."""
     text = reader.read_text(run.run_id, CONFIG_ARTIFACT)
     if text is not None:
-        return RebuiltConfig(config_from_yaml(text, run.run_id), f"{CONFIG_ARTIFACT} artifact")
-    if run.params:
-        return RebuiltConfig(config_from_params(run.params), "params (no config.yaml artifact)")
+        rebuilt = RebuiltConfig(config_from_yaml(text, run.run_id), f"{CONFIG_ARTIFACT} artifact")
+    elif run.params:
+        rebuilt = RebuiltConfig(config_from_params(run.params), "params (no config.yaml artifact)")
+    else:
+        rebuilt = None
+    if rebuilt is not None:
+        if run.params and INSPECT_PARAM not in run.params:
+            # recorded before nnexp measured the layers: replay it as it ran, without them
+            rebuilt.cfg.trainer.inspect = False
+        return rebuilt
     raise NnexpError(
         f"run {run.run_id} has neither a {CONFIG_ARTIFACT} artifact nor params: "
         "it was not recorded by an nnexp run"
