@@ -29,8 +29,11 @@ class RebuiltConfig:
     source: str
 
 
-#: A run recorded before ``trainer.inspect`` existed logged no layer statistics.
-INSPECT_PARAM = "trainer.inspect"
+#: Config keys added after runs were already being recorded, with the value that does what
+#: nnexp did before the key existed: a run whose params lack the key is replayed with it (a
+#: run recorded before ``trainer.inspect`` logged no layer statistics), and the missing param
+#: is not an inconsistency of its record.
+KEYS_ADDED_LATER: dict[str, object] = {"trainer.inspect": False, "trainer.gradient_check": False}
 
 
 def rebuild_config(reader: Any, run: Any) -> RebuiltConfig:
@@ -43,9 +46,11 @@ def rebuild_config(reader: Any, run: Any) -> RebuiltConfig:
     else:
         rebuilt = None
     if rebuilt is not None:
-        if run.params and INSPECT_PARAM not in run.params:
-            # recorded before nnexp measured the layers: replay it as it ran, without them
-            rebuilt.cfg.trainer.inspect = False
+        from omegaconf import OmegaConf
+
+        for key, before in KEYS_ADDED_LATER.items():
+            if run.params and key not in run.params:  # recorded before the key existed
+                OmegaConf.update(rebuilt.cfg, key, before, merge=False)
         return rebuilt
     raise NnexpError(
         f"run {run.run_id} has neither a {CONFIG_ARTIFACT} artifact nor params: "
@@ -129,6 +134,8 @@ def record_mismatch(cfg: Any, params: dict[str, str]) -> str | None:
     }
     for key in sorted(set(flat) | set(params)):
         logged, rebuilt = params.get(key), flat.get(key)
+        if logged is None and key in KEYS_ADDED_LATER and rebuilt == str(KEYS_ADDED_LATER[key]):
+            continue
         if logged != rebuilt:
             if logged is None:
                 return f"{key} is in {CONFIG_ARTIFACT} ({rebuilt!r}) but was not logged as a param"
