@@ -4,8 +4,8 @@
   update/weight ratio (log scale) and the dead or saturated fraction, with the thresholds of
   :mod:`nnexp.findings` dashed and the findings in the header.
 * ``histograms.png``: small multiples, one row per dense layer: its weights and its
-  pre-activations on the validation split at the first, middle and last logged epoch (the
-  saturation bounds or ReLU's kink dashed).
+  pre-activations on the validation split, each panel with the first, middle and last logged
+  epoch from light to dark (the saturation bounds or ReLU's kink dashed).
 * ``decision_boundary.png`` (classification on two features): the model's decision regions
   (binary: the probability of class 1, with the 0.5 contour) with the training points (circles)
   and validation points (triangles); ``fitted_curve.png`` (regression on one feature): the
@@ -132,7 +132,8 @@ def network_health(inputs: dict[str, Any], path: Path) -> Path:
                 px, py = zip(*positive, strict=True)
                 ax.plot(px, py, color=colours[k - 1], linewidth=1.4, label=label(k))
         ax.set_yscale("log")
-        ax.set_title(title, fontsize=10)
+        _plain_log_ticks(ax)
+        ax.set_title(title, fontsize=10, y=1.01)
     axes[1].axhline(inputs["thresholds"]["step"], color="0.3", linestyle="--", linewidth=1)
     ax = axes[2]
     drawn = False
@@ -148,16 +149,26 @@ def network_health(inputs: dict[str, Any], path: Path) -> Path:
         if _layer_series(records, stat):
             ax.axhline(threshold, color="0.3", linestyle="--", linewidth=1)
     ax.set_ylim(-0.03, 1.03)
-    ax.set_title("dead (ReLU) / saturated (sigmoid, tanh) units", fontsize=10)
+    ax.set_title("dead (ReLU) / saturated (sigmoid, tanh) units", fontsize=10, y=1.01)
     if not drawn:
         ax.text(0.5, 0.5, "no ReLU, sigmoid or tanh hidden layer", ha="center", va="center",
                 transform=ax.transAxes, color="0.4")  # fmt: skip
     for ax in axes:
         ax.set_xlabel("epoch")
+        ax.xaxis.set_label_coords(0.5, -0.1)  # fixed: placing it measures every tick label
         ax.grid(True, alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, loc="upper right", framealpha=0.8)
     return _save(fig, path)
+
+
+def _plain_log_ticks(ax: Any) -> None:
+    """Log-axis tick labels as plain numbers (``0.001``): the default 10^k labels go through
+    mathtext, which was most of the drawing time."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _layer_colours(n: int) -> list[Any]:
@@ -169,49 +180,56 @@ def _layer_colours(n: int) -> list[Any]:
 
 # -- histograms ---------------------------------------------------------------------------------
 def histograms(inputs: dict[str, Any], path: Path) -> Path:
-    """One row per dense layer: weights at the first/middle/last logged epoch, then the
-    pre-activations at the same epochs (small multiples, shared x range per row and kind)."""
+    """Small multiples, one row per dense layer: its weights (left) and its pre-activations on
+    the validation split (right), each at the first, middle and last logged epoch as outlined
+    histograms from light to dark (TensorBoard's histogram view, one panel per tensor)."""
     from matplotlib.figure import Figure
 
     snaps = inputs["snapshots"]
     names = inputs["activations"]
-    n_layers, n_cols = len(snaps[0].weights), 2 * len(snaps)
-    width, height = 2.1 * n_cols + 0.8, 1.35 * n_layers + 0.9
+    n_layers = len(snaps[0].weights)
+    width, height = 10.0, 1.45 * n_layers + 1.0
     fig = Figure(figsize=(width, height), dpi=80)
-    fig.subplots_adjust(left=0.75 / width, right=1 - 0.15 / width, bottom=0.35 / height,
-                        top=1 - 0.75 / height, wspace=0.12, hspace=0.45)  # fmt: skip
-    fig.text(0.5 / width, 1 - 0.1 / height,
-             f"Weights and pre-activations per layer: {inputs['title']}",
-             ha="left", va="top", fontsize=11, fontweight="bold")  # fmt: skip
-    axes = np.atleast_2d(fig.subplots(n_layers, n_cols, squeeze=False))
+    fig.subplots_adjust(left=1.0 / width, right=1 - 0.15 / width, bottom=0.35 / height,
+                        top=1 - 0.85 / height, wspace=0.08, hspace=0.5)  # fmt: skip
+    epochs = ", ".join(str(snap.epoch) for snap in snaps)
+    fig.text(0.15 / width, 1 - 0.1 / height,
+             f"Weights (left) and pre-activations (right) per layer at epochs {epochs}: "
+             f"{inputs['title']}", ha="left", va="top", fontsize=10, fontweight="bold")  # fmt: skip
+    axes = fig.subplots(n_layers, 2, squeeze=False)
     sat = inputs["thresholds"]["saturation_z"]
+    shades = [0.35, 0.65, 1.0][-len(snaps) :]
     for row in range(n_layers):
         name = names[row] if row < len(names) and names[row] else None
-        for kind, offset in (("weights", 0), ("preacts", len(snaps))):
+        for col, kind in enumerate(("weights", "preacts")):
+            ax = axes[row, col]
             arrays = [np.asarray(getattr(s, kind)[row], np.float64).ravel() for s in snaps]
             finite = [a[np.isfinite(a)] for a in arrays]
             lo = min((a.min() for a in finite if a.size), default=-1.0)
             hi = max((a.max() for a in finite if a.size), default=1.0)
             if not hi > lo:
                 lo, hi = lo - 0.5, hi + 0.5
-            edges = np.linspace(lo, hi, 41)
-            for col, (snap, values) in enumerate(zip(snaps, finite, strict=True)):
-                ax = axes[row, offset + col]
+            edges = np.linspace(lo, hi, 51)
+            base = (0.12, 0.47, 0.71) if kind == "weights" else (0.42, 0.11, 0.6)
+            for snap, values, shade in zip(snaps, finite, shades, strict=True):
                 counts, _ = np.histogram(values, bins=edges)
-                colour = _TRAIN_COLOUR if kind == "weights" else "#6a1b9a"
-                ax.stairs(counts, edges, fill=True, color=colour, alpha=0.75)
-                ax.set_yticks([])
-                ax.tick_params(labelsize=6, pad=1)
-                if kind == "preacts" and name in sat:
-                    for z in (-sat[name], sat[name]):
-                        if lo < z < hi:
-                            ax.axvline(z, color="#c62828", linestyle="--", linewidth=0.8)
-                elif kind == "preacts" and name in DEAD_UNIT_ACTIVATIONS and lo < 0 < hi:
-                    ax.axvline(0.0, color="#c62828", linestyle="--", linewidth=0.8)
-                what = "W" if kind == "weights" else "z"
-                ax.set_title(f"{what}{row + 1} epoch {snap.epoch}", fontsize=7, pad=2)
+                colour = tuple(1 - shade * (1 - c) for c in base)
+                ax.stairs(counts, edges, color=colour, linewidth=1.3, label=f"epoch {snap.epoch}")
+            ax.set_yticks([])
+            ax.tick_params(labelsize=7, pad=1)
+            if kind == "preacts" and name in sat:
+                for z in (-sat[name], sat[name]):
+                    if lo < z < hi:
+                        ax.axvline(z, color="#c62828", linestyle="--", linewidth=0.8)
+            elif kind == "preacts" and name in DEAD_UNIT_ACTIVATIONS and lo < 0 < hi:
+                ax.axvline(0.0, color="#c62828", linestyle="--", linewidth=0.8)
+            what = f"W{row + 1}" if kind == "weights" else f"pre-activation z{row + 1}"
+            ax.set_title(what, fontsize=8, y=1.0, pad=2)
+            if row == 0 and col == 1:
+                ax.legend(fontsize=7, loc="upper right", framealpha=0.8)
         layer = f"layer {row + 1}\n({name or 'output'})"
         axes[row, 0].set_ylabel(layer, fontsize=8, rotation=0, ha="right", va="center")
+        axes[row, 0].yaxis.set_label_coords(-0.03, 0.5)
     return _save(fig, path)
 
 
@@ -288,7 +306,7 @@ def _boundary(ax: Any, panel: dict[str, Any]) -> None:
     ax.set_ylim(y0, y1)
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title(panel["title"], fontsize=9)
+    ax.set_title(panel["title"], fontsize=9, y=1.0)
     if len(labels) <= 10:
         ax.legend(fontsize=7, loc="lower right", framealpha=0.8)
 
@@ -313,9 +331,11 @@ def fitted_curve(inputs: dict[str, Any], path: Path) -> Path:
     ax.scatter(Xv[:MAX_POINTS_DRAWN, 0], yv.reshape(len(yv), -1)[:MAX_POINTS_DRAWN, 0], s=14,
                marker="^", color=_VAL_COLOUR, alpha=0.8, label="validation")  # fmt: skip
     ax.plot(xs[:, 0], ys, color="k", linewidth=1.8, label="model")
-    ax.set_title(f"Fitted curve: {inputs['title']}", fontsize=11)
+    ax.set_title(f"Fitted curve: {inputs['title']}", fontsize=11, y=1.01)
     ax.set_xlabel("x (standardised)")
     ax.set_ylabel("y")
+    ax.xaxis.set_label_coords(0.5, -0.09)
+    ax.yaxis.set_label_coords(-0.08, 0.5)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     return _save(fig, path)

@@ -50,10 +50,7 @@ DEAD_UNIT_ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu")
 SATURATION_Z = {"sigmoid": math.log(0.98 / 0.02), "tanh": math.atanh(0.98)}
 #: A unit is saturated when it is saturated on more than this fraction of the samples.
 SATURATED_SAMPLE_FRACTION = 0.5
-#: Snapshots (weights, pre-activations) kept for the histograms: at most this many, evenly
-#: spaced over the probed epochs (every other one is dropped when the list is full).
-MAX_SNAPSHOTS = 9
-#: Pre-activation values kept per layer in a snapshot (the first rows of the split).
+#: Pre-activation values kept per layer in a histogram snapshot (the first rows of the split).
 SNAPSHOT_VALUES = 4000
 
 STAT_NAMES = (
@@ -91,20 +88,52 @@ class Snapshot:
 
 @dataclass
 class _LayerView:
-    """One dense layer: its parameters and, where they sit, their range in the flat buffer."""
+    """One dense layer, the nonlinearity after it and its record keys."""
 
     dense: Any
     activation: str | None  # name of the nonlinearity after it (None: the output layer)
-    spans: list[tuple[int, int]] = field(default_factory=list)  # [start, stop) in flat grads
+    keys: dict[str, str] = field(default_factory=dict)
+
+
+class _Segments:
+    """Sums over several arrays that are views into one flat buffer, in one ``reduceat`` call
+    (a call per array costs more than the arithmetic on small layers)."""
+
+    def __init__(self, cuts: np.ndarray, positions: np.ndarray) -> None:
+        self.cuts, self.positions = cuts, positions
+
+    @classmethod
+    def of(cls, flat: Any, arrays: list[np.ndarray]) -> _Segments | None:
+        """None unless every array is a contiguous view into the 1-D array ``flat``."""
+        if not isinstance(flat, np.ndarray) or flat.ndim != 1 or not arrays:
+            return None
+        base, size = flat.__array_interface__["data"][0], flat.itemsize
+        spans = []
+        for array in arrays:
+            if not (array.flags.c_contiguous and array.dtype == flat.dtype and array.size):
+                return None
+            start, rem = divmod(array.__array_interface__["data"][0] - base, size)
+            if rem or start < 0 or start + array.size > flat.size:
+                return None
+            spans.append((start, start + array.size))
+        cuts = sorted({a for a, _ in spans} | {b for _, b in spans if b < flat.size})
+        index = {cut: i for i, cut in enumerate(cuts)}
+        return cls(np.array(cuts, np.intp), np.array([index[a] for a, _ in spans], np.intp))
+
+    def sums(self, values: np.ndarray) -> np.ndarray:
+        """``[values[span].sum() for span in spans]`` of the arrays given to :meth:`of`."""
+        return np.add.reduceat(values, self.cuts)[self.positions]
 
 
 class LayerProbe:
     """Collects the per-layer statistics of one fit (see the module docstring).
 
     ``model``: an :class:`~nnexp.nn.mlp.MLP` (anything with ``layers`` holding
-    :class:`~nnexp.nn.layers.Dense` and :class:`~nnexp.nn.activations.Activation` ops);
-    ``log_every``: the tracking thinning, so only logged epochs are probed;
-    ``snapshots``: keep weights and pre-activations for the histograms.
+    :class:`~nnexp.nn.layers.Dense` and :class:`~nnexp.nn.activations.Activation` ops; with
+    ``flat_params``/``flat_grads`` buffers the sums take a call each, without them a call per
+    array); ``log_every``: the tracking thinning, so only logged epochs are probed;
+    ``snapshots``: keep weights and pre-activations of the first, middle and last logged epoch
+    for the histograms.
     """
 
     def __init__(self, model: Any, *, log_every: int = 1, snapshots: bool = True) -> None:
@@ -112,22 +141,40 @@ class LayerProbe:
         self.log_every = max(1, int(log_every))
         self.keep_snapshots = snapshots
         self.snapshots: list[Snapshot] = []
-        self.latest: Snapshot | None = None
-        self._stride = 1  # keep every _stride-th activation pass as a snapshot
-        self._passes = 0
         self.layers = _layer_views(model)
-        self._flat = _flat_grads(model, self.layers)
-        if self._flat is not None:
-            self._square = np.empty_like(self._flat)
-            self._acc = np.zeros_like(self._flat)
+        if not self.layers:
+            raise ValueError(f"{type(model).__name__} has no Dense layer to inspect")
+        for k, view in enumerate(self.layers, start=1):
+            view.keys = {name: stat_key(k, name) for name in STAT_NAMES}
+        grads = [a for view in self.layers for a in (view.dense.dW, view.dense.db)]
+        self._grads = grads
+        self._grad_sums = _Segments.of(getattr(model, "flat_grads", None), grads)
+        if self._grad_sums is not None:
+            flat = model.flat_grads
+            self._flat_grads, self._square, self._acc = (
+                flat,
+                np.empty_like(flat),
+                np.zeros_like(flat),
+            )
         else:
-            self._acc_layers = np.zeros(len(self.layers))
-        self._before = [np.empty_like(view.dense.W) for view in self.layers]
+            self._acc = np.zeros(len(grads))
+        self._weights = [view.dense.W for view in self.layers]
+        self._weight_sums = _Segments.of(getattr(model, "flat_params", None), self._weights)
+        if self._weight_sums is not None:
+            flat = model.flat_params
+            self._flat_params, self._before, self._work = (
+                flat,
+                np.empty_like(flat),
+                np.empty_like(flat),
+            )
+        else:
+            self._before = [np.empty_like(W) for W in self._weights]
         self._epochs = 0
         self._every_epoch = False
         self._last_start = 0
         self._batches = 0
         self._stepped = False
+        self._snapshot_epochs: set[int] = set()
         self.X: np.ndarray | None = None
 
     # -- called by fit ------------------------------------------------------------------------
@@ -139,6 +186,9 @@ class LayerProbe:
         self._epochs = int(epochs)
         self._last_start = int(last_start)
         self._every_epoch = bool(every_epoch)
+        logged = [e for e in range(1, self._epochs + 1) if self.logged(e)]
+        middle = min(logged, key=lambda e: abs(e - (1 + self._epochs) / 2))
+        self._snapshot_epochs = {1, middle, self._epochs}
 
     def logged(self, epoch: int) -> bool:
         """Whether ``epoch``'s metrics are logged (first, every ``log_every``-th, last)."""
@@ -148,64 +198,76 @@ class LayerProbe:
         """Start of an epoch: True if its batches are to be measured (resets the sums)."""
         if not (self._every_epoch or self.logged(epoch)):
             return False
-        if self._flat is not None:
-            self._acc.fill(0.0)
-        else:
-            self._acc_layers.fill(0.0)
+        self._acc.fill(0.0)
         self._batches = 0
         self._stepped = False
         return True
 
     def batch(self, start: int) -> None:
         """After a batch's backward pass, before its optimiser step (``start``: first row)."""
-        if self._flat is not None:
-            np.multiply(self._flat, self._flat, out=self._square)
+        if self._grad_sums is not None:
+            np.multiply(self._flat_grads, self._flat_grads, out=self._square)
             self._acc += self._square
         else:
-            for i, view in enumerate(self.layers):
-                dense = view.dense
-                self._acc_layers[i] += float(
-                    np.vdot(dense.dW, dense.dW) + np.vdot(dense.db, dense.db)
-                )
+            for i, grad in enumerate(self._grads):
+                self._acc[i] += np.vdot(grad, grad)
         self._batches += 1
         if start == self._last_start:
-            for before, view in zip(self._before, self.layers, strict=True):
-                np.copyto(before, view.dense.W)
+            if self._weight_sums is not None:
+                np.copyto(self._before, self._flat_params)
+            else:
+                for before, W in zip(self._before, self._weights, strict=True):
+                    np.copyto(before, W)
             self._stepped = True
 
     def epoch_stats(self, epoch: int, final: bool = False) -> dict[str, float]:
         """End of a measured epoch: the statistics to add to its record. The activation pass
         runs on logged epochs and when ``final`` (the run stops after this epoch)."""
+        sums = self._grad_sums
+        squares = sums.sums(self._acc) if sums is not None else self._acc
+        grad_norms = np.sqrt((squares[0::2] + squares[1::2]) / max(self._batches, 1)).tolist()
+        weights, steps, befores = self._weight_squares()
         stats: dict[str, float] = {}
-        n = max(self._batches, 1)
-        for k, view in enumerate(self.layers, start=1):
-            W = view.dense.W
-            if self._flat is not None:
-                sq = sum(float(self._acc[a:b].sum()) for a, b in view.spans)
-            else:
-                sq = float(self._acc_layers[k - 1])
-            stats[stat_key(k, "grad_norm")] = math.sqrt(sq / n)
-            w_norm = float(np.linalg.norm(W))
-            stats[stat_key(k, "weight_norm")] = w_norm
-            if self._stepped:
-                before = self._before[k - 1]
-                b_norm = float(np.linalg.norm(before))
-                step = float(np.linalg.norm(W - before))
-                stats[stat_key(k, "update_ratio")] = step / b_norm if b_norm > 0 else math.inf
+        for k, view in enumerate(self.layers):
+            keys = view.keys
+            stats[keys["grad_norm"]] = grad_norms[k]
+            stats[keys["weight_norm"]] = weights[k]
+            if steps is not None and befores[k] > 0:
+                stats[keys["update_ratio"]] = steps[k] / befores[k]
         if (final or self.logged(epoch)) and self.X is not None and len(self.X):
-            stats.update(self._activation_stats(epoch))
+            stats.update(self._activation_stats(epoch, final))
         return {key: value for key, value in stats.items() if math.isfinite(value)}
 
+    def _weight_squares(self) -> tuple[list[float], list[float] | None, list[float]]:
+        """||W|| now, ||W - W_before|| and ||W_before|| (the last step's) per layer."""
+        if self._weight_sums is not None:
+            flat, work = self._flat_params, self._work
+            np.multiply(flat, flat, out=work)
+            weights = np.sqrt(self._weight_sums.sums(work)).tolist()
+            if not self._stepped:
+                return weights, None, []
+            np.subtract(flat, self._before, out=work)
+            work *= work
+            steps = np.sqrt(self._weight_sums.sums(work)).tolist()
+            np.multiply(self._before, self._before, out=work)
+            return weights, steps, np.sqrt(self._weight_sums.sums(work)).tolist()
+        weights = [math.sqrt(np.vdot(W, W)) for W in self._weights]
+        if not self._stepped:
+            return weights, None, []
+        pairs = zip(self._weights, self._before, strict=True)
+        steps = [float(np.linalg.norm(W - B)) for W, B in pairs]
+        return weights, steps, [math.sqrt(np.vdot(B, B)) for B in self._before]
+
     # -- the activation pass --------------------------------------------------------------------
-    def _activation_stats(self, epoch: int) -> dict[str, float]:
+    def _activation_stats(self, epoch: int, final: bool) -> dict[str, float]:
         """One eval forward pass over ``X``, reading each dense layer's pre-activation."""
-        keep = self.keep_snapshots
+        keep = self.keep_snapshots and (final or epoch in self._snapshot_epochs)
         preacts: list[np.ndarray] = []
         stats: dict[str, float] = {}
         model_layers = list(self.model.layers)
         k = 0  # dense layers seen so far
         pending = False  # the last dense layer's pre-activation is not read yet
-        h = np.asarray(self.X, dtype=self.layers[0].dense.W.dtype)
+        h = np.asarray(self.X, dtype=self._weights[0].dtype)
         try:
             for layer in model_layers:
                 if isinstance(layer, Activation) and pending:
@@ -219,42 +281,40 @@ class LayerProbe:
                 self._read(k, h, stats, preacts if keep else None)
         finally:
             for layer in model_layers:
-                layer.clear()
+                if not isinstance(layer, Dense):  # Dense keeps nothing in eval mode
+                    layer.clear()
         if keep:
-            weights = [view.dense.W.copy() for view in self.layers]
-            self.latest = Snapshot(epoch, weights, preacts)
-            if self._passes % self._stride == 0:
-                self.snapshots.append(self.latest)
-                if len(self.snapshots) > MAX_SNAPSHOTS:  # keep the first, then every other one
-                    self.snapshots = self.snapshots[::2]
-                    self._stride *= 2
-            self._passes += 1
+            weights = [W.copy() for W in self._weights]
+            self.snapshots = [s for s in self.snapshots if s.epoch != epoch]
+            self.snapshots.append(Snapshot(epoch, weights, preacts))
         return stats
 
     def histogram_snapshots(self) -> list[Snapshot]:
-        """The first, middle and last snapshots (fewer when fewer epochs were probed)."""
-        if self.latest is None:
-            return []
-        first, last = self.snapshots[0], self.latest
-        middle_epoch = (first.epoch + last.epoch) / 2
-        middle = min(self.snapshots, key=lambda snap: abs(snap.epoch - middle_epoch))
-        chosen = [first, middle, last]
-        return [
-            snap for i, snap in enumerate(chosen) if snap.epoch not in {s.epoch for s in chosen[:i]}
-        ]
+        """The snapshots of the first, middle and last logged epoch (fewer if the run ended
+        early: the last one taken is then the last column)."""
+        return sorted(self.snapshots, key=lambda snap: snap.epoch)[-3:]
 
     def _read(self, k: int, z: np.ndarray, stats: dict, preacts: list | None) -> None:
         """Statistics of layer ``k``'s pre-activation ``z`` (n, d_out)."""
         view = self.layers[k - 1]
-        stats[stat_key(k, "preact_mean")] = float(z.mean())
-        stats[stat_key(k, "preact_std")] = float(z.std())
+        keys = view.keys
+        n, width = z.shape
+        # mean and std from the sum and the sum of squares: two BLAS-speed calls instead of
+        # numpy's mean/std machinery (which cost more than the forward pass on small layers)
+        flat = z.reshape(-1)
+        mean = float(flat.sum()) / flat.size
+        stats[keys["preact_mean"]] = mean
+        stats[keys["preact_std"]] = math.sqrt(
+            max(float(np.dot(flat, flat)) / flat.size - mean * mean, 0.0)
+        )
         name = view.activation
         if name in DEAD_UNIT_ACTIVATIONS:
-            alive = (z > 0.0).any(axis=0)
-            stats[stat_key(k, "dead_fraction")] = 1.0 - float(alive.mean())
+            alive = np.count_nonzero(z.max(axis=0) > 0.0)
+            stats[keys["dead_fraction"]] = 1.0 - alive / width
         elif name in SATURATION_Z:
-            saturated = (np.abs(z) > SATURATION_Z[name]).mean(axis=0) > SATURATED_SAMPLE_FRACTION
-            stats[stat_key(k, "saturated_fraction")] = float(saturated.mean())
+            counts = (np.abs(z) > SATURATION_Z[name]).sum(axis=0)
+            saturated = np.count_nonzero(counts > SATURATED_SAMPLE_FRACTION * n)
+            stats[keys["saturated_fraction"]] = saturated / width
         if preacts is not None:
             rows = max(1, SNAPSHOT_VALUES // max(z.shape[1], 1))
             preacts.append(np.array(z[:rows], copy=True))
@@ -273,23 +333,3 @@ def _layer_views(model: Any) -> list[_LayerView]:
         elif isinstance(layer, Activation) and views and views[-1].activation is None:
             views[-1].activation = layer.name
     return views
-
-
-def _flat_grads(model: Any, views: list[_LayerView]) -> np.ndarray | None:
-    """The model's flat gradient buffer if every dense gradient is a view into it (then one
-    square-and-add per batch covers all layers); each layer's spans are filled in."""
-    flat = getattr(model, "flat_grads", None)
-    if not isinstance(flat, np.ndarray) or flat.ndim != 1:
-        return None
-    base = flat.__array_interface__["data"][0]
-    size = flat.itemsize
-    for view in views:
-        view.spans = []
-        for grad in (view.dense.dW, view.dense.db):
-            if not (grad.flags.c_contiguous and grad.dtype == flat.dtype):
-                return None
-            start, rem = divmod(grad.__array_interface__["data"][0] - base, size)
-            if rem or start < 0 or start + grad.size > flat.size:
-                return None
-            view.spans.append((start, start + grad.size))
-    return flat
