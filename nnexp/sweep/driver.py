@@ -377,6 +377,10 @@ def _finish(plan: SweepPlan, study: Any, runs: Any) -> dict[str, Any]:
             if drawn is None:  # no helper, or it failed: draw here
                 drawn = make_plots(study, rows, folder, plan.dims, metric)
             files += [Path(path) for path in drawn]
+            if plan.base_cfg.trainer.inspect:
+                from nnexp.sweep.best_boundaries import best_boundaries
+
+                files += best_boundaries(study, rows, runs.store.uri, folder, metric)
             runs.log_summary(summary, files)
         if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             runs.end_parent("FINISHED")

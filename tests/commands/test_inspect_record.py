@@ -134,3 +134,15 @@ def test_a_run_recorded_before_layer_statistics_reproduces_without_them(store, c
     assert store.command("reproduce", run_id) == 0
     out = capsys.readouterr().out
     assert "5 per-epoch metrics x 6 epochs" in out and "result: bit-identical" in out
+
+
+def test_compare_boundaries_skips_runs_without_a_boundary(store, capsys, tmp_path):
+    moons = store.make_run()
+    sine = store.make_run("data=sine")
+    output = tmp_path / "cmp.png"
+    assert store.command("compare", moons, sine, "--output", str(output), "--boundaries") == 0
+    out = capsys.readouterr().out
+    assert f"no decision boundary for mlp-sine-adam-lr0.01-s0 ({sine[:8]}): regression on 1 " \
+        "features (data=sine)" in out  # fmt: skip
+    assert f"decision boundaries: {tmp_path / 'cmp-boundaries.png'}" in out
+    assert (tmp_path / "cmp-boundaries.png").stat().st_size > 1000
