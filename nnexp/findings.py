@@ -5,6 +5,10 @@ says *why*, from the ``layerk/...`` values that :class:`nnexp.nn.inspect.LayerPr
 the epoch records. Each :class:`Finding` has a name, the layer, one sentence with the numbers,
 and the numbers themselves (they go to ``diagnosis.json``, the run's tags and the console).
 
+Vanishing gradients are not named when a layer has dead units (they block the gradient
+entirely: the dead units are the cause). Exploding gradients are not judged by growth since
+the first epoch: a tiny initialisation grows its gradients a hundredfold while learning well.
+
 Two windows are read: the *late window* (the probed epochs in the last ``LATE_FRACTION`` of the
 run, medians over it, so one noisy epoch neither makes nor hides a finding) and the *last
 activation pass* (dead and saturated units are a state of the network at the end).
@@ -118,7 +122,9 @@ def find_causes(history: Any, activations: list[str | None] | None = None) -> li
     grads = {k: v for k, v in grads.items() if v is not None}
     if len(grads) >= 2 and 1 in grads:
         top = max(grads, key=lambda k: grads[k])
-        if grads[top] > 0 and grads[1] / grads[top] <= VANISHING_RATIO:
+        dead = [k for k in range(1, n_layers + 1) if _is_dead(last(k, "dead_fraction"))]
+        # a dead layer passes no gradient at all: that is the cause to name, not "vanishing"
+        if not dead and grads[top] > 0 and grads[1] / grads[top] <= VANISHING_RATIO:
             ratio = grads[1] / grads[top]
             findings.append(
                 Finding(
@@ -191,6 +197,10 @@ def find_causes(history: Any, activations: list[str | None] | None = None) -> li
                 )
             )
     return findings
+
+
+def _is_dead(point: tuple[int, float] | None) -> bool:
+    return point is not None and point[1] >= DEAD_FRACTION
 
 
 def _explosion(series: dict, n_layers: int) -> Finding | None:

@@ -123,3 +123,11 @@ def test_finding_tag_key_and_dict():
         "text": "dead units: 61% of layer 2 (relu) ...",
         "fraction": 0.61,
     }
+
+
+def test_dead_layers_are_named_instead_of_vanishing_gradients(splits):
+    # Adam at lr 3 kills most of layer 2: layer 1 then gets almost no gradient, and the cause
+    # is the dead layer, not vanishing through depth
+    found = causes(splits, [2, 32, 32, 1], "relu", "adam", 3.0, epochs=20)
+    assert ("dead units", 2) in names(found)
+    assert "vanishing gradients" not in {f.name for f in found}
