@@ -163,12 +163,13 @@ def network_health(inputs: dict[str, Any], path: Path) -> Path:
 
 
 def _plain_log_ticks(ax: Any) -> None:
-    """Log-axis tick labels as plain numbers (``0.001``): the default 10^k labels go through
-    mathtext, which was most of the drawing time."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    """Log-axis tick labels as plain numbers (``0.001``) and no minor ticks: the default 10^k
+    labels go through mathtext, and every minor tick is an object to lay out."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
+    ax.yaxis.set_major_locator(LogLocator(numticks=6))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_minor_locator(NullLocator())  # minor ticks cost a Tick object each
 
 
 def _layer_colours(n: int) -> list[Any]:
@@ -184,6 +185,7 @@ def histograms(inputs: dict[str, Any], path: Path) -> Path:
     the validation split (right), each at the first, middle and last logged epoch as outlined
     histograms from light to dark (TensorBoard's histogram view, one panel per tensor)."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     snaps = inputs["snapshots"]
     names = inputs["activations"]
@@ -214,8 +216,11 @@ def histograms(inputs: dict[str, Any], path: Path) -> Path:
             for snap, values, shade in zip(snaps, finite, shades, strict=True):
                 counts, _ = np.histogram(values, bins=edges)
                 colour = tuple(1 - shade * (1 - c) for c in base)
-                ax.stairs(counts, edges, color=colour, linewidth=1.3, label=f"epoch {snap.epoch}")
+                # a step line: much cheaper to draw than a StepPatch (ax.stairs)
+                ax.plot(edges, np.append(counts, counts[-1]), drawstyle="steps-post",
+                        color=colour, linewidth=1.3, label=f"epoch {snap.epoch}")  # fmt: skip
             ax.set_yticks([])
+            ax.xaxis.set_major_locator(MaxNLocator(5))
             ax.tick_params(labelsize=7, pad=1)
             if kind == "preacts" and name in sat:
                 for z in (-sat[name], sat[name]):
