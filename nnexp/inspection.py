@@ -83,10 +83,15 @@ def start_pictures(result: Any, folder: Path) -> Callable[[], list[Path]] | None
     from nnexp.inspect_plots import picture_inputs
 
     inputs = picture_inputs(result)
-    wait = plot_helper.call("nnexp.inspect_plots:draw_run_pictures", inputs, str(folder))
+    # the helper forks a child for them and is free for the learning curves meanwhile
+    started = plot_helper.call("nnexp.inspect_plots:start_drawing", inputs, str(folder))
 
     def done() -> list[Path]:
-        drawn = wait() if wait is not None else None
+        pid = started() if started is not None else None
+        drawn = None
+        if pid is not None:
+            wait = plot_helper.call("nnexp.inspect_plots:wait_drawing", pid, str(folder))
+            drawn = wait() if wait is not None else None
         if drawn is None:
             from nnexp.inspect_plots import draw_run_pictures
 

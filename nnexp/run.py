@@ -128,8 +128,8 @@ def run_experiment(
         result.run_id, result.store_uri = recorder.run_id, store.display_uri
         with tempfile.TemporaryDirectory(prefix="nnexp-run-") as tmp:
             folder = Path(tmp)
-            drawing = _start_plot(result, folder) if tracking.log_plots else None
             pictures = inspection.start_pictures(result, folder) if tracking.log_plots else None
+            drawing = _start_plot(result, folder) if tracking.log_plots else None
             # while the learning curves are drawn (in a helper process): the MLflow writes
             recorder.log_metrics(result.final_metrics)
             recorder.queue_tags(

@@ -33,6 +33,9 @@ def test_layer_statistics_are_metrics_at_the_logged_steps(store):
     assert not any(k.startswith("final_layer") for k in metrics)
     for picture in [*PICTURES, "learning_curves.png"]:
         assert picture in _artifacts(store, run_id)
+    from nnexp import plot_helper
+
+    assert plot_helper._helper is not None and not plot_helper._broken  # drawn in the helper
     png = store.artifacts / run_id / "artifacts" / "network_health.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
