@@ -149,3 +149,11 @@ def test_compare_boundaries_skips_runs_without_a_boundary(store, capsys, tmp_pat
         "features (data=sine)" in out  # fmt: skip
     assert f"decision boundaries: {tmp_path / 'cmp-boundaries.png'}" in out
     assert (tmp_path / "cmp-boundaries.png").stat().st_size > 1000
+
+
+def test_one_feature_regression_draws_its_fitted_curve(store):
+    run_id = store.make_run("data=sine", "tracking.log_plots=true")
+    artifacts = _artifacts(store, run_id)
+    assert "fitted_curve.png" in artifacts
+    assert "decision_boundary.png" not in artifacts
+    assert {"network_health.png", "histograms.png"} <= set(artifacts)
