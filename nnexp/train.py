@@ -38,6 +38,11 @@ epoch's weights are copied back into the model's arrays (in place) when training
 it ended early or ran all epochs. Test metrics (``history.test``) are computed once at the end
 with the final weights, i.e. the restored ones if they were restored.
 
+Layer statistics: with ``probe`` (an ``nnexp.nn.inspect.LayerProbe``), the epochs it tracks
+(the logged ones) also measure each batch's gradients before its step and end with the probe's
+``layerk/...`` values added to the record before the callbacks see it; without it nothing of
+this runs.
+
 Callbacks are any objects with optional ``on_train_begin(history)``, ``on_epoch_end(record)``
 and ``on_train_end(history)``. An exception raised by a callback (e.g. ``optuna.TrialPruned``)
 propagates out of ``fit``; before it does, the history is made consistent (every completed
