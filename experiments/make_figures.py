@@ -5,6 +5,7 @@ Run the experiment's command first (see the README), then, from the repository r
     python experiments/make_figures.py capacity        # U-curve, points coloured by diagnosis
     python experiments/make_figures.py learning_rate   # overlaid learning curves of a multirun
     python experiments/make_figures.py seed_xor regularization activations digits
+    python experiments/make_figures.py activations_gradients capacity_boundaries dead_relu
 
 Each figure is drawn from the newest sweep (``capacity``, ``digits``) or multirun (the others)
 parent run in the MLflow experiment of the same name, and written to
@@ -18,6 +19,7 @@ import argparse
 import itertools
 import math
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,9 @@ SOURCES = {
     "regularization": "multirun",
     "activations": "multirun",
     "digits": "sweep",
+    "activations_gradients": "multirun",
+    "capacity_boundaries": "sweep",
+    "dead_relu": "multirun",
 }
 
 
@@ -202,8 +207,90 @@ def digits_figure(reader: Any, path: Path) -> Path:
     return path
 
 
+def layer_series(reader: Any, run: Any, stat: str) -> dict[int, list[tuple[int, float]]]:
+    """``{layer: [(epoch, value), ...]}`` of the run's ``layerk/<stat>`` metrics."""
+    out = {}
+    for key in run.metrics:
+        head, _, name = key.partition("/")
+        if name == stat and head.startswith("layer") and head[5:].isdigit():
+            out[int(head[5:])] = reader.metric_history(run.run_id, key)
+    return dict(sorted(out.items()))
+
+
+def layer_panels(
+    reader: Any, experiment: str, stat: str, ylabel: str, log: bool, path: Path
+) -> Path:
+    """One panel per run of the newest multirun: ``stat`` per layer over the epochs, titled
+    with the run's setting, diagnosis and causes (the tags a run records)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
+
+    from nnexp.commands.common import differing_params, short_names
+
+    parent = newest_parent(reader, experiment, "multirun")
+    runs = children(reader, parent)
+    keys = differing_params(runs)
+    names = short_names(keys)
+    figure, axes = plt.subplots(1, len(runs), figsize=(4.6 * len(runs), 4.2), dpi=100,
+                                layout="constrained", sharey=True, squeeze=False)  # fmt: skip
+    try:
+        for ax, run in zip(axes[0], runs, strict=True):
+            series = layer_series(reader, run, stat)
+            cmap = colormaps["viridis"]
+            for k, points in series.items():
+                colour = cmap(0.9 * (k - 1) / max(len(series) - 1, 1))
+                ax.plot([e for e, _ in points], [v for _, v in points], color=colour,
+                        linewidth=1.5, label=f"layer {k}")  # fmt: skip
+            if log:
+                ax.set_yscale("log")
+            setting = ", ".join(f"{names[key]}={run.params.get(key)}" for key in keys)
+            causes = run.tags.get("diagnosis.causes", "none")
+            causes = "\n".join(textwrap.wrap(f"causes: {causes}", 60)[:3])
+            ax.set_title(f"{setting} ({run.tags.get('diagnosis', '-')})\n{causes}", fontsize=8)
+            ax.set_xlabel("epoch")
+            ax.grid(alpha=0.3)
+        axes[0][0].set_ylabel(ylabel)
+        axes[0][-1].legend(fontsize=7, loc="best")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(path)
+    finally:
+        plt.close(figure)
+    return path
+
+
+def capacity_boundaries_figure(reader: Any, path: Path) -> Path:
+    """Decision boundaries of the capacity sweep at a narrow, the best and a wide width."""
+    from nnexp.commands.boundaries import draw_run_boundaries
+
+    parent = newest_parent(reader, "capacity", "sweep")
+    by_width = {int(run.tags["trial.param.width"]): run for run in children(reader, parent)
+                if "trial.param.width" in run.tags}  # fmt: skip
+    chosen = [w for w in (2, 12, 256) if w in by_width] or sorted(by_width)[:3]
+    runs = [by_width[w] for w in chosen]
+    titles = [
+        f"width {w}: {run.tags.get('diagnosis', '-')} (val loss "
+        f"{run.metrics.get('final_val_loss', float('nan')):.3f})"
+        for w, run in zip(chosen, runs, strict=True)
+    ]
+    drawn, _ = draw_run_boundaries(
+        reader, runs, titles, path, "capacity: decision boundaries across widths"
+    )
+    return drawn
+
+
 def make_figure(reader: Any, name: str, folder: Path) -> Path:
     path = folder / f"{name}.png"
+    if name == "activations_gradients":
+        return layer_panels(reader, "activations", "grad_norm",
+                            "gradient norm per layer (mean over batches)", True, path)  # fmt: skip
+    if name == "dead_relu":
+        return layer_panels(reader, "dead_relu", "dead_fraction",
+                            "fraction of dead units per hidden layer", False, path)  # fmt: skip
+    if name == "capacity_boundaries":
+        return capacity_boundaries_figure(reader, path)
     if name == "capacity":
         return capacity_figure(reader, path)
     if name == "digits":

@@ -27,6 +27,8 @@ def format_summary(result: Any) -> str:
         f"{history.best_epoch}"
     )
     lines.append(f"  diagnosis: {diagnosis.label.upper()} - {diagnosis.reason}")
+    for finding in getattr(result, "findings", None) or ():
+        lines.append(f"  cause: {finding.text}")
     if result.run_id:
         lines.append(f"  MLflow run: {result.run_id} in {result.store_uri}")
         lines.append(f"  open the UI: {ui_command(result.store_uri)}")

@@ -34,6 +34,8 @@ class RunResult:
     store_uri: str | None = None
     model_uri: str | None = None
     final_metrics: dict[str, float] = field(default_factory=dict)
+    findings: list[Any] = field(default_factory=list)  # nnexp.findings.Finding, the causes
+    probe: Any = None  # the nnexp.nn.inspect.LayerProbe that measured the layers, if any
 
 
 def run_experiment(
@@ -73,9 +75,15 @@ def run_experiment(
     # StopOnSignal comes last: an epoch's metrics are queued before a Ctrl-C/SIGTERM stops it.
     listeners = [bar, *callbacks, *schedule_callbacks, StopOnSignal()]
 
+    from nnexp import inspection
+
+    probe = inspection.make_probe(cfg, model)
     if not cfg.tracking.enabled:
-        history = _fit(cfg, model, optimizer, schedule, splits, listeners)
-        return _result(cfg, dataset, splits, model, history, baseline)
+        checked = inspection.gradient_check(cfg, model, splits)
+        history = _fit(cfg, model, optimizer, schedule, splits, listeners, probe)
+        return inspection.finish(
+            _result(cfg, dataset, splits, model, history, baseline), probe, checked
+        )
 
     tracking = cfg.tracking
     if tracking.log_plots:
@@ -105,17 +113,21 @@ def run_experiment(
 
         recorder.log_params(flatten_config(cfg))
         recorder.log_inputs(split_datasets(splits, dataset.name, dataset.source))
-        history = _fit(cfg, model, optimizer, schedule, splits, [recorder, *listeners])
+        checked = inspection.gradient_check(cfg, model, splits, recorder)
+        history = _fit(cfg, model, optimizer, schedule, splits, [recorder, *listeners], probe)
         result = _result(cfg, dataset, splits, model, history, baseline)
+        inspection.finish(result, probe, checked)
         result.run_id, result.store_uri = recorder.run_id, store.display_uri
         with tempfile.TemporaryDirectory(prefix="nnexp-run-") as tmp:
             folder = Path(tmp)
+            pictures = inspection.start_pictures(result, folder) if tracking.log_plots else None
             drawing = _start_plot(result, folder) if tracking.log_plots else None
             # while the learning curves are drawn (in a helper process): the MLflow writes
             recorder.log_metrics(result.final_metrics)
             recorder.queue_tags(
                 {f"diagnosis.{k}": v for k, v in result.diagnosis.as_dict().items()}
                 | {"diagnosis": result.diagnosis.label, "stop_reason": history.stop_reason}
+                | inspection.finding_tags(result)
             )
             recorder.flush()
             _write_artifacts(result, folder)
@@ -132,6 +144,8 @@ def run_experiment(
                 recorder.queue_tags(model_tags(result.model_uri, recorder.run_id))
             if drawing is not None:
                 drawing()
+            if pictures is not None:
+                pictures()
             recorder.log_artifacts(folder)
     return result
 
@@ -144,7 +158,13 @@ def default_run_name(cfg: Any) -> str:
 
 
 def _fit(
-    cfg: Any, model: Any, optimizer: Any, schedule: Any, splits: Any, callbacks: list[Any]
+    cfg: Any,
+    model: Any,
+    optimizer: Any,
+    schedule: Any,
+    splits: Any,
+    callbacks: list[Any],
+    probe: Any = None,
 ) -> Any:
     from nnexp.train import EarlyStopping, fit
 
@@ -172,6 +192,7 @@ def _fit(
         callbacks=callbacks,
         divergence_bound=trainer.divergence_bound,
         shuffle=trainer.shuffle,
+        probe=probe,
     )
 
 
@@ -198,7 +219,9 @@ def final_metrics(history: Any, baseline: float) -> dict[str, float]:
     metrics: dict[str, float] = {"baseline_loss": baseline}
     final = history.final or {}
     for key, value in final.items():
-        if key not in ("epoch", "epoch_time", "lr") and isinstance(value, int | float):
+        if key in ("epoch", "epoch_time", "lr") or "/" in key:  # layerk/...: per epoch only
+            continue
+        if isinstance(value, int | float):
             metrics[f"final_{key}"] = float(value)
     best = history.epochs[history.best_epoch - 1] if history.epochs and history.best_epoch else None
     if best is not None:
@@ -271,6 +294,7 @@ def _write_artifacts(result: RunResult, folder: Path) -> None:
         "label": result.diagnosis.label,
         "reason": result.diagnosis.reason,
         **result.diagnosis.as_dict(),
+        "findings": [finding.as_dict() for finding in result.findings],
     }
     (folder / "diagnosis.json").write_text(
         json.dumps(diagnosis, indent=2, default=float), encoding="utf-8"

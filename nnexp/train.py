@@ -42,6 +42,11 @@ epoch's weights are copied back into the model's arrays (in place) when training
 it ended early or ran all epochs. Test metrics (``history.test``) are computed once at the end
 with the final weights, i.e. the restored ones if they were restored.
 
+Layer statistics: with ``probe`` (an ``nnexp.nn.inspect.LayerProbe``), the epochs it tracks
+(the logged ones) also measure each batch's gradients before its step and end with the probe's
+``layerk/...`` values added to the record before the callbacks see it; without it nothing of
+this runs.
+
 Callbacks are any objects with optional ``on_train_begin(history)``, ``on_epoch_end(record)``
 and ``on_train_end(history)``. An exception raised by a callback (e.g. ``optuna.TrialPruned``)
 propagates out of ``fit``; before it does, the history is made consistent (every completed
@@ -312,6 +317,7 @@ def fit(
     divergence_bound: float = 1e6,
     shuffle: bool = True,
     task: str | None = None,
+    probe: Any = None,
 ) -> History:
     """Train ``model`` with ``optimizer`` on ``splits.train``; see the module docstring.
 
@@ -330,6 +336,8 @@ def fit(
         shuffle: reshuffle the training split every epoch.
         task: ``"classification"``/``"regression"``; inferred from ``splits.task``, the
             model's output head or the label dtype when None.
+        probe: an ``nnexp.nn.inspect.LayerProbe`` or None: per-layer statistics added to the
+            records of the epochs it tracks (None: nothing extra runs).
     """
     epochs = _int_arg("epochs", epochs)
     if epochs < 1:
@@ -400,6 +408,10 @@ def fit(
     step = optimizer.step
     epoch_metrics = getattr(optimizer, "epoch_metrics", None)
 
+    if probe is not None:
+        probe.begin(
+            X_tr if val is None else val[0], epochs, batch_starts[-1], early_stopping is not None
+        )
     for cb in begin_cbs:
         cb(history)
 
@@ -421,10 +433,13 @@ def fit(
                     Xs, ys = X_tr[order], y_tr[order]
                 else:
                     Xs, ys = X_tr, y_tr
+                probing = probe is not None and probe.track(epoch)
                 for s in batch_starts:
                     loss = loss_and_grads(Xs[s : s + bs], ys[s : s + bs], rng=dropout_rng)
                     if not loss <= bound:  # catches nan, inf and explosions in one comparison
                         raise _Diverged(_divergence_reason("loss", loss, bound, epoch))
+                    if probing:
+                        probe.batch(s)
                     step(model.grads)
 
                 # ---- end of epoch: eval-mode metrics on the whole train split and val
@@ -456,6 +471,9 @@ def fit(
                     improved = early_stopping.update(record[early_stopping.monitor], epoch)
                     if improved and best_w is not None:
                         _copy_into(best_w, state)
+                if probing:
+                    stopping = early_stopping is not None and early_stopping.should_stop
+                    record.update(probe.epoch_stats(epoch, final=stopping))
                 for cb in epoch_cbs:
                     cb(dict(record))
                 if early_stopping is not None and early_stopping.should_stop:

@@ -1,7 +1,8 @@
 """``python -m nnexp compare RUN_ID RUN_ID ...``: overlaid learning curves and the params that differ.
 
-Writes one PNG (default ``mlruns/compare-<short ids>.png``, see :mod:`.curves`), prints its
-path, then a table with one column per run: the params that differ between the runs, followed
+Writes one PNG (default ``mlruns/compare-<short ids>.png``, see :mod:`.curves`) and with
+``--boundaries`` a second one of the runs' decision boundaries (:mod:`.boundaries`), prints
+the paths, then a table with one column per run: the params that differ between the runs, followed
 by their final and best losses and diagnoses.
 """
 
@@ -46,6 +47,12 @@ def build_parser() -> Any:
         metavar="PATH",
         help="the PNG to write (default: mlruns/compare-<short ids>.png)",
     )
+    parser.add_argument(
+        "--boundaries",
+        action="store_true",
+        help="also draw the runs' decision boundaries side by side (classification on two "
+        "features) into <output>-boundaries.png",
+    )
     return parser
 
 
@@ -69,10 +76,27 @@ def main(args: list[str]) -> int:
     title = f"Learning curves of {len(runs)} run{'s' if len(runs) > 1 else ''}"
     plot_runs(curves, path, title)
     print(f"learning curves: {path}")
+    if opts.boundaries:
+        draw_boundaries(reader, runs, path)
     for line in summary_lines(runs):
         print(line)
     print(f"store: {reader.described_uri}", flush=True)
     return 0
+
+
+def draw_boundaries(reader: Any, runs: list[Any], curves_path: Path) -> None:
+    """The runs' decision boundaries next to the learning curves' PNG (see --boundaries)."""
+    from nnexp.commands.boundaries import draw_run_boundaries
+
+    path = curves_path.with_name(f"{curves_path.stem}-boundaries.png")
+    titles = [truncate(f"{run.name} ({short_id(run.run_id)})", LABEL_WIDTH) for run in runs]
+    drawn, skipped = draw_run_boundaries(
+        reader, runs, titles, path, f"Decision boundaries of {len(runs)} runs"
+    )
+    for line in skipped:
+        print(f"no decision boundary for {line}")
+    if drawn is not None:
+        print(f"decision boundaries: {drawn}")
 
 
 def read_curves(reader: Any, run: Any) -> Curves:

@@ -31,6 +31,13 @@ class RebuiltConfig:
     source: str
 
 
+#: Config keys added after runs were already being recorded, with the value that does what
+#: nnexp did before the key existed: a run whose params lack the key is replayed with it (a
+#: run recorded before ``trainer.inspect`` logged no layer statistics), and the missing param
+#: is not an inconsistency of its record.
+KEYS_ADDED_LATER: dict[str, object] = {"trainer.inspect": False, "trainer.gradient_check": False}
+
+
 def rebuild_config(reader: Any, run: Any) -> RebuiltConfig:
     """The run's config from its ``config.yaml`` artifact, else from its params.
 
@@ -41,9 +48,18 @@ def rebuild_config(reader: Any, run: Any) -> RebuiltConfig:
     data = reader.read_bytes(run.run_id, CONFIG_ARTIFACT, MAX_RECORD_BYTES)
     if data is not None:
         text = decode_record(data, _artifact_name(run.run_id))
-        return RebuiltConfig(config_from_yaml(text, run.run_id), f"{CONFIG_ARTIFACT} artifact")
-    if run.params:
-        return RebuiltConfig(config_from_params(run.params), "params (no config.yaml artifact)")
+        rebuilt = RebuiltConfig(config_from_yaml(text, run.run_id), f"{CONFIG_ARTIFACT} artifact")
+    elif run.params:
+        rebuilt = RebuiltConfig(config_from_params(run.params), "params (no config.yaml artifact)")
+    else:
+        rebuilt = None
+    if rebuilt is not None:
+        from omegaconf import OmegaConf
+
+        for key, before in KEYS_ADDED_LATER.items():
+            if run.params and key not in run.params:  # recorded before the key existed
+                OmegaConf.update(rebuilt.cfg, key, before, merge=False)
+        return rebuilt
     raise NnexpError(
         f"run {run.run_id} has neither a {CONFIG_ARTIFACT} artifact nor params: "
         "it was not recorded by an nnexp run"
@@ -152,6 +168,8 @@ def record_mismatch(cfg: Any, params: dict[str, str]) -> str | None:
     for key in sorted(set(flat) | set(params)):
         logged, rebuilt = params.get(key), flat.get(key)
         if logged == "null" and rebuilt is None:  # recorded before unset values were left out
+            continue
+        if logged is None and key in KEYS_ADDED_LATER and rebuilt == str(KEYS_ADDED_LATER[key]):
             continue
         if logged != rebuilt:
             if logged is None:

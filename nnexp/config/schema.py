@@ -144,6 +144,12 @@ class TrainerConfig:
     clip_grad_norm: float | None = None
     clip_grad_value: float | None = None
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+    #: per-layer statistics on logged epochs (gradient/weight norms, dead and saturated units),
+    #: the causes they point to and their pictures (nnexp/nn/inspect.py, nnexp/findings.py)
+    inspect: bool = True
+    #: check backprop against finite differences on a batch of the data before training
+    #: (nnexp/gradient_check_run.py); a relative error above its threshold stops the run
+    gradient_check: bool = False
 
 
 @dataclass

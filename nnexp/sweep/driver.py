@@ -467,6 +467,10 @@ def _finish(plan: SweepPlan, study: Any, runs: Any, timed_out: bool = False) -> 
             if drawn is None:  # no helper, or it failed: draw here
                 drawn = make_plots(study, rows, folder, plan.dims, metric)
             files += [Path(path) for path in drawn]
+            if plan.base_cfg.trainer.inspect:
+                from nnexp.sweep.best_boundaries import best_boundaries
+
+                files += best_boundaries(study, rows, runs.store.uri, folder, metric)
             runs.log_summary(summary, files)
             confirmed = _confirm_report(plan, study, runs, folder)
     else:

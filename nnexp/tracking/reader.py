@@ -162,6 +162,13 @@ class StoreReader:
             with Path(local).open("rb") as handle:
                 return handle.read(limit + 1)
 
+    def download(self, run_id: str, artifact: str, folder: str | Path) -> Path | None:
+        """Artifact ``artifact`` of the run downloaded into ``folder``, or None if it has none."""
+        names = {item.path for item in self._client.list_artifacts(run_id)}
+        if artifact not in names:
+            return None
+        return Path(self._client.download_artifacts(run_id, artifact, str(folder)))
+
     def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
         """Tag a finished run (``reproduce --record`` marks its verdict this way)."""
         for key, value in tags.items():

@@ -16,8 +16,9 @@ def test_single_run_reproduces_bit_for_bit(store, capsys):
     assert f"reproduce {run_id}" in out
     assert "config: config.yaml artifact, matches the" in out
     assert "data: fingerprint" in out and "(combined, train, val, test)" in out
-    # train/val loss and accuracy, lr: 5 per-epoch metrics over the 6 epochs
-    assert "5 per-epoch metrics x 6 epochs and" in out
+    # train/val loss and accuracy, lr, and 17 layer statistics (nnexp.nn.inspect: 3 layers x
+    # grad/weight norm, update ratio, pre-activation mean/std, + 2 tanh saturated fractions)
+    assert "22 per-epoch metrics x 6 epochs and" in out
     assert "result: bit-identical" in out
 
 
@@ -168,7 +169,7 @@ def test_pruned_run_is_compared_over_its_recorded_epochs(store, capsys):
     assert store.command("reproduce", run.info.run_id) == 0
     out = capsys.readouterr().out
     assert "the run ended PRUNED after epoch 3" in out
-    assert "5 per-epoch metrics x 3 epochs and 0 final metrics" in out
+    assert "22 per-epoch metrics x 3 epochs and 0 final metrics" in out
     assert "result: bit-identical" in out
 
 

@@ -48,7 +48,8 @@ def test_every_sweep_trial_reproduces_bit_for_bit(sweep, monkeypatch, capsys):
         out = capsys.readouterr().out
         number = trial.data.tags["trial_number"]
         assert f"trial {number} of sweep lr" in out
-        assert "5 per-epoch metrics x 3 epochs" in out  # sweep.log_every=5: epochs 1, 5, 6
+        # sweep.log_every=5: epochs 1, 5, 6; losses, accuracies, lr and 17 layer statistics
+        assert "22 per-epoch metrics x 3 epochs" in out
         assert "result: bit-identical" in out
 
 
@@ -82,3 +83,20 @@ def test_compare_sweep_trials(sweep, monkeypatch, capsys):
     assert f"learning curves: {png.relative_to(workdir)}" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "optimizer.lr" in out
+
+
+def test_parent_has_its_best_trials_decision_boundaries(sweep, monkeypatch, capsys):
+    from mlflow import MlflowClient
+
+    workdir, parent, trials = sweep
+    client = MlflowClient(tracking_uri=f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}")
+    plots = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
+    assert "plots/best_decision_boundaries.png" in plots
+    ids = [trial.info.run_id[:8] for trial in trials]
+    out_png = workdir / "both.png"
+    assert in_workdir(monkeypatch, workdir, "compare", *ids, "--output", str(out_png),
+                      "--boundaries") == 0  # fmt: skip
+    out = capsys.readouterr().out
+    boundaries = workdir / "both-boundaries.png"
+    assert f"decision boundaries: {boundaries}" in out
+    assert boundaries.read_bytes()[:4] == b"\x89PNG"
