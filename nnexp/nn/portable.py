@@ -11,11 +11,16 @@ so a file cannot run code) and the scaler ``.npz`` the tracking layer writes bes
 and ``std`` of the training split, ``feature_names``).
 
 The network is a list of layers, each a kind from :data:`LAYER_KINDS` (a function
-``(h (n, d_in), params, options) -> (n, d_out)`` and how many parameter arrays it takes, in the
-order of ``model.npz``'s ``param_i``) built from the file's architecture by :func:`layer_plan`.
-Adding a layer kind to the engine (a norm layer, say) means one function here, its entry in
+``(h (n, d_in), arrays, options) -> (n, d_out)``, how many parameter arrays it takes, in the
+order of ``model.npz``'s ``param_i``, and how many buffers, in the order of its ``buffer_i``;
+``arrays`` is its parameters followed by its buffers) built from the file's architecture by
+:func:`layer_plan`. Adding a layer kind to the engine means one function here, its entry in
 ``LAYER_KINDS`` and its place in ``layer_plan``; a file whose architecture holds a key this
 module does not know is refused rather than predicted wrongly.
+
+Prediction is the engine's eval mode: dropout is the identity, BatchNorm uses its running
+statistics, LayerNorm normalises each row (it has no other mode). Each formula repeats the
+engine's NumPy calls in the engine's order, so the logits agree to the last bit.
 """
 
 from __future__ import annotations
@@ -31,12 +36,21 @@ FORMAT = "nnexp.mlp"
 VERSION = 1
 META_KEY = "__nnexp_meta__"
 
-#: Architecture keys of ``model.npz`` understood here; ``init``, ``loss`` and ``dropout`` only
-#: matter in training (dropout is the identity at prediction).
-KNOWN_CONFIG = frozenset(
-    {"sizes", "activation", "activation_kwargs", "output", "loss", "init", "init_kwargs"}
-    | {"dropout", "dtype"}
+#: Architecture keys of ``model.npz`` that shape the prediction (each is used below).
+INFERENCE_CONFIG = frozenset(
+    {"sizes", "activation", "activation_kwargs", "output", "dtype", "norm", "norm_eps"}
 )
+#: Keys that only matter in training: the loss and its options (``label_smoothing``,
+#: ``class_weight``), the initialisation, dropout (the identity at prediction) and BatchNorm's
+#: ``norm_momentum`` (how the running statistics moved; prediction reads them as saved).
+TRAINING_ONLY_CONFIG = frozenset(
+    {"loss", "label_smoothing", "class_weight", "init", "init_kwargs", "dropout", "norm_momentum"}
+)
+#: Architecture keys of ``model.npz`` understood here.
+KNOWN_CONFIG = INFERENCE_CONFIG | TRAINING_ONLY_CONFIG
+#: ``norm`` values: none, ``torch.nn.BatchNorm1d`` or ``torch.nn.LayerNorm`` after every hidden
+#: Dense (files written before normalisation existed have no ``norm``: none).
+NORMS = ("none", "batch", "layer")
 
 # -- activations (the engine's formulas, so predictions agree to the last bit) -----------------
 
@@ -98,21 +112,57 @@ def activation(h: np.ndarray, params: list[np.ndarray], options: dict) -> np.nda
     return ACTIVATIONS[options["name"]](h, **options["kwargs"])
 
 
+def batch_norm(h: np.ndarray, arrays: list[np.ndarray], options: dict) -> np.ndarray:
+    """BatchNorm1d in eval mode, ``options = {"eps": ...}``: (n, d) -> (n, d),
+    ``(h - running_mean) * (gamma / sqrt(running_var + eps)) + beta``; gamma, beta,
+    running_mean, running_var each (d,)."""
+    gamma, beta, running_mean, running_var = arrays
+    scale = np.add(running_var, options["eps"])
+    np.sqrt(scale, out=scale)
+    np.divide(gamma, scale, out=scale)
+    y = np.subtract(h, running_mean)
+    y *= scale
+    y += beta
+    return y
+
+
+def layer_norm(h: np.ndarray, arrays: list[np.ndarray], options: dict) -> np.ndarray:
+    """LayerNorm over the features, ``options = {"eps": ...}``: (n, d) -> (n, d); each row
+    ``(h - mean) / sqrt(var + eps) * gamma + beta`` with its own mean and biased variance;
+    gamma, beta (d,). The row means are matrix-vector products, as in the engine."""
+    gamma, beta = arrays
+    n, d = h.shape
+    average = np.full(d, 1.0 / d, h.dtype)
+    mean = np.dot(h, average)  # (n,)
+    centred = np.subtract(h, mean.reshape(n, 1))
+    var = np.dot(np.multiply(centred, centred), average)  # (n,)
+    var += options["eps"]
+    inv = np.sqrt(var, out=var)
+    np.divide(1.0, inv, out=inv)
+    normalised = np.multiply(centred, inv.reshape(n, 1), out=centred)
+    y = np.multiply(normalised, gamma)
+    y += beta
+    return y
+
+
 class LayerKind(NamedTuple):
     forward: Callable[[np.ndarray, list[np.ndarray], dict], np.ndarray]
     n_params: int
+    n_buffers: int = 0
 
 
 LAYER_KINDS: dict[str, LayerKind] = {
     "dense": LayerKind(dense, 2),
     "activation": LayerKind(activation, 0),
+    "batch_norm": LayerKind(batch_norm, 2, 2),  # gamma, beta; running_mean, running_var
+    "layer_norm": LayerKind(layer_norm, 2),  # gamma, beta
 }
 
 
 def layer_plan(config: dict) -> list[tuple[str, dict]]:
     """The layers of the engine's MLP, as ``(kind, options)``, in forward order:
-    Dense -> activation [-> Dropout, the identity here] ... -> Dense (the head acts on its
-    output, see :meth:`PortableNetwork.predict`)."""
+    Dense [-> BatchNorm | LayerNorm] -> activation [-> Dropout, the identity here] ... -> Dense
+    (the head acts on its output, see :meth:`PortableNetwork.predict`)."""
     unknown = sorted(set(config) - KNOWN_CONFIG)
     if unknown:
         raise ValueError(
@@ -123,11 +173,21 @@ def layer_plan(config: dict) -> list[tuple[str, dict]]:
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; known: {sorted(ACTIVATIONS)}")
     hidden = {"name": name, "kwargs": dict(config.get("activation_kwargs") or {})}
+    norm = config.get("norm") or "none"
+    if norm not in NORMS:
+        raise ValueError(f"unknown norm {norm!r}; known: {', '.join(NORMS)}")
+    eps = config.get("norm_eps")
+    if norm != "none" and (
+        isinstance(eps, bool) or not isinstance(eps, int | float) or not 0.0 < eps < math.inf
+    ):
+        raise ValueError(f"norm {norm!r} needs a positive finite norm_eps, got {eps!r}")
     n_dense = len(config["sizes"]) - 1
     plan: list[tuple[str, dict]] = []
     for i in range(n_dense):
         plan.append(("dense", {}))
         if i < n_dense - 1:
+            if norm != "none":
+                plan.append((f"{norm}_norm", {"eps": float(eps)}))
             plan.append(("activation", hidden))
     return plan
 
@@ -232,17 +292,31 @@ def read_network(path: Any) -> tuple[dict, list[tuple[str, list[np.ndarray], dic
             f"(expected {FORMAT!r} version {VERSION})",
         )
     config = meta["config"]
-    params = [arrays[f"param_{i}"] for i in range(len(arrays))]
-    layers, used = [], 0
+    params = _numbered(path, arrays, "param")
+    buffers = _numbered(path, arrays, "buffer")
+    layers, used, used_buffers = [], 0, 0
     for kind, options in layer_plan(config):
-        n = LAYER_KINDS[kind].n_params
-        layers.append((kind, params[used : used + n], options))
-        used += n
-    if used != len(params):
+        n, m = LAYER_KINDS[kind].n_params, LAYER_KINDS[kind].n_buffers
+        own = params[used : used + n] + buffers[used_buffers : used_buffers + m]
+        layers.append((kind, own, options))
+        used, used_buffers = used + n, used_buffers + m
+    if (used, used_buffers) != (len(params), len(buffers)):
         raise _fail(
-            path, f"the architecture takes {used} parameter arrays, the file has {len(params)}"
+            path,
+            f"the architecture takes {used} parameter arrays and {used_buffers} buffers, "
+            f"the file has {len(params)} and {len(buffers)}",
         )
     return config, layers
+
+
+def _numbered(path: Any, arrays: dict[str, np.ndarray], prefix: str) -> list[np.ndarray]:
+    """``arrays``' entries ``{prefix}_0, {prefix}_1, ...`` in order; a gap is an error."""
+    count = sum(1 for key in arrays if key.startswith(f"{prefix}_"))
+    expected = [f"{prefix}_{i}" for i in range(count)]
+    missing = [key for key in expected if key not in arrays]
+    if missing:
+        raise _fail(path, f"missing arrays {missing} (found {sorted(arrays)})")
+    return [arrays[key] for key in expected]
 
 
 def load_network(weights: Any, scaler: Any = None) -> PortableNetwork:

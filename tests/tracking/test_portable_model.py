@@ -102,10 +102,128 @@ def test_an_architecture_key_it_does_not_know_is_refused(tmp_path):
     with np.load(weights, allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
     meta = json.loads(str(arrays["__nnexp_meta__"]))
-    meta["config"]["norm"] = "layer"
+    meta["config"]["attention"] = "multihead"
     arrays["__nnexp_meta__"] = np.array(json.dumps(meta))
     np.savez(weights, **arrays)
-    with pytest.raises(ValueError, match=r"architecture keys \['norm'\] that this portable"):
+    with pytest.raises(ValueError, match=r"architecture keys \['attention'\] that this portable"):
+        load_network(weights)
+
+
+def test_every_key_the_engine_saves_is_known():
+    """A key the engine writes into model.npz but this module does not know would make every
+    logged model fail; each known key is either used at prediction or training-only."""
+    from nnexp.nn.portable import INFERENCE_CONFIG, KNOWN_CONFIG, TRAINING_ONLY_CONFIG
+
+    for norm in ("none", "batch", "layer"):
+        saved = MLP([2, 3, 2], output="softmax", norm=norm, rng=0).config()
+        assert set(saved) <= KNOWN_CONFIG
+    assert not INFERENCE_CONFIG & TRAINING_ONLY_CONFIG
+
+
+def _trained_with_norm(norm, activation, dtype, rng):
+    """An MLP with ``norm`` whose gamma/beta and BatchNorm running statistics are far from
+    their initial 1/0 (a forward pass ignoring any of them would disagree)."""
+    kwargs = {"leaky_relu": {"negative_slope": 0.2}, "elu": {"alpha": 0.7}}.get(activation, {})
+    model = MLP(
+        [3, 7, 5, 3],
+        activation=activation,
+        activation_kwargs=kwargs,
+        output="softmax",
+        dtype=dtype,
+        rng=rng,
+        dropout=0.2,
+        norm=norm,
+        norm_eps=0.25,  # large, so an eps ignored or taken as the default shows
+        **({"norm_momentum": 0.5} if norm == "batch" else {}),
+        label_smoothing=0.1,
+        class_weight=[1.0, 2.0, 0.5],
+    )
+    X = rng.normal(loc=1.5, scale=3.0, size=(32, 3))
+    y = rng.integers(0, 3, size=32)
+    for _ in range(3):  # moves BatchNorm's running statistics
+        model.loss_and_grads(X, y)
+    for name, p in zip(model.param_names, model.params, strict=True):
+        if name.startswith(("gamma", "beta")):
+            p[...] = rng.normal(size=p.shape)
+    return model
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("activation", sorted(ENGINE_ACTIVATIONS))
+@pytest.mark.parametrize("norm", ["batch", "layer"])
+def test_portable_forward_pass_with_norm_equals_the_engine_in_eval_mode(
+    tmp_path, norm, activation, dtype
+):
+    rng = np.random.default_rng(zlib.crc32(f"{norm}-{activation}-{np.dtype(dtype)}".encode()))
+    model = _trained_with_norm(norm, activation, dtype, rng)
+    if norm == "batch":
+        running = model.buffers
+        assert len(running) == 4 and not np.allclose(running[0], 0.0)
+        assert not np.allclose(running[1], 1.0)
+    mean, std = rng.normal(size=3), rng.uniform(0.5, 2.0, size=3)
+    network = load_network(*_saved(tmp_path, model, mean, std, ["a", "b", "c"]))
+    raw = rng.normal(scale=3.0, size=(17, 3))
+    standardised = (raw - mean) / std
+
+    logits = network.logits(standardised)
+    assert logits.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(logits, model.logits(standardised))  # bit for bit
+    np.testing.assert_array_equal(
+        model.head.output(logits), model.forward(standardised, training=False)
+    )
+    np.testing.assert_array_equal(network.predict(raw), model.predict(standardised))
+    # eval mode uses no batch statistics: one row alone gives its row of the batch (to
+    # rounding only: BLAS sums a 1-row product in another order than a 17-row one)
+    one = network.logits(standardised[:1])
+    np.testing.assert_array_equal(one, model.logits(standardised[:1]))
+    tolerance = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(one, logits[:1], rtol=tolerance, atol=tolerance)
+
+
+def test_a_file_from_before_normalisation_loads_as_without_norm(tmp_path):
+    model = MLP([2, 5, 1], activation="tanh", output="sigmoid", rng=1)
+    weights, _ = _saved(tmp_path, model, None, None, ["a", "b"])
+    with np.load(weights, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(str(arrays["__nnexp_meta__"]))
+    for key in ("norm", "norm_eps", "norm_momentum", "label_smoothing", "class_weight"):
+        del meta["config"][key]
+    arrays["__nnexp_meta__"] = np.array(json.dumps(meta))
+    np.savez(weights, **arrays)
+    X = np.random.default_rng(2).normal(size=(9, 2))
+    np.testing.assert_array_equal(load_network(weights).logits(X), model.logits(X))
+
+
+def _rewritten(weights: Path, edit) -> Path:
+    with np.load(weights, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(str(arrays["__nnexp_meta__"]))
+    edit(meta["config"], arrays)
+    arrays["__nnexp_meta__"] = np.array(json.dumps(meta))
+    np.savez(weights, **arrays)
+    return weights
+
+
+def test_a_bad_norm_or_missing_running_statistics_is_refused(tmp_path):
+    model = MLP([2, 4, 1], output="sigmoid", norm="batch", rng=0)
+    weights, _ = _saved(tmp_path, model, None, None, ["a", "b"])
+    _rewritten(weights, lambda config, arrays: config.update(norm="group"))
+    with pytest.raises(ValueError, match=r"unknown norm 'group'; known: none, batch, layer"):
+        load_network(weights)
+
+    save_model(model, weights)
+    _rewritten(weights, lambda config, arrays: config.update(norm_eps=None))
+    with pytest.raises(ValueError, match=r"norm 'batch' needs a positive finite norm_eps"):
+        load_network(weights)
+
+    save_model(model, weights)
+    _rewritten(weights, lambda config, arrays: arrays.pop("buffer_1"))
+    with pytest.raises(ValueError, match=r"6 parameter arrays and 2 buffers, the file has 6 and 1"):
+        load_network(weights)
+
+    save_model(model, weights)  # batch -> layer: BatchNorm's buffers are left over
+    _rewritten(weights, lambda config, arrays: config.update(norm="layer", norm_momentum=None))
+    with pytest.raises(ValueError, match=r"6 parameter arrays and 0 buffers, the file has 6 and 2"):
         load_network(weights)
 
 
@@ -188,3 +306,29 @@ def test_logged_model_is_self_contained_and_takes_arrays_and_frames(tmp_path, mo
     )
     frame = pd.DataFrame(raw, columns=names)[names[::-1]]
     np.testing.assert_allclose(pyfunc.predict(frame), expected, rtol=0, atol=1e-12)
+
+
+def test_logged_model_with_batchnorm_predicts_like_the_engine(tmp_path, monkeypatch):
+    """Through MLflow: a float32 BatchNorm network (trained running statistics, label smoothing
+    and class weights in its file) predicts the engine's labels from raw features."""
+    import mlflow
+
+    from nnexp.tracking.pyfunc import log_pyfunc_model
+
+    monkeypatch.chdir(tmp_path)
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    rng = np.random.default_rng(27)  # a seed whose 60 rows get all three labels
+    model = _trained_with_norm("batch", "relu", np.float32, rng)
+    mean, std = rng.normal(size=3), rng.uniform(0.5, 2, size=3)
+    raw = rng.normal(scale=3.0, size=(60, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with mlflow.start_run():
+            uri = log_pyfunc_model(model, mean, std, raw[:5], feature_names=["a", "b", "c"])
+        pyfunc = mlflow.pyfunc.load_model(uri)
+    standardised = (raw - mean) / std
+    expected = model.predict(standardised)
+    assert sorted(set(expected.tolist())) == [0, 1, 2]  # not a constant answer
+    np.testing.assert_array_equal(np.asarray(pyfunc.predict(raw)), expected)
+    loaded = pyfunc.unwrap_python_model().network  # the forward pass MLflow loaded
+    np.testing.assert_array_equal(loaded.logits(standardised), model.logits(standardised))
