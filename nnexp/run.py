@@ -32,6 +32,7 @@ class RunResult:
     baseline_loss: float
     run_id: str | None = None
     store_uri: str | None = None
+    experiment_id: str | None = None
     model_uri: str | None = None
     final_metrics: dict[str, float] = field(default_factory=dict)
 
@@ -108,6 +109,7 @@ def run_experiment(
         history = _fit(cfg, model, optimizer, schedule, splits, [recorder, *listeners])
         result = _result(cfg, dataset, splits, model, history, baseline)
         result.run_id, result.store_uri = recorder.run_id, store.display_uri
+        result.experiment_id = store.experiment_id
         with tempfile.TemporaryDirectory(prefix="nnexp-run-") as tmp:
             folder = Path(tmp)
             drawing = _start_plot(result, folder) if tracking.log_plots else None
