@@ -31,7 +31,7 @@ def format_summary(result: Any) -> str:
         lines.append(f"  cause: {finding.text}")
     if result.run_id:
         lines.append(f"  MLflow run: {result.run_id} in {result.store_uri}")
-        lines.append(f"  open the UI: {ui_command(result.store_uri)}")
+        lines.append(f"  open the UI: {ui_command(result.store_uri, result.experiment_id)}")
     return "\n".join(lines)
 
 
@@ -45,10 +45,16 @@ def loading_line(cfg: Any, run_name: str) -> str:
     return f"run {run_name}: loading data={cfg.data.name}, {where}"
 
 
-def ui_command(store_uri: str) -> str:
-    """The command that opens the MLflow UI on ``store_uri`` (relative to the cwd when possible)."""
+#: Where ``mlflow ui`` / ``mlflow server`` listen unless told otherwise.
+MLFLOW_UI_DEFAULT = "http://127.0.0.1:5000"
+
+
+def ui_command(store_uri: str, experiment_id: str | None = None) -> str:
+    """The command that opens the MLflow UI on ``store_uri`` (relative to the cwd when possible),
+    then the link to the experiment's runs table when ``experiment_id`` is known."""
     import os
 
+    link = f", then {runs_url(MLFLOW_UI_DEFAULT, experiment_id)}" if experiment_id else ""
     if store_uri.startswith("sqlite:///"):
         path = store_uri[len("sqlite:///") :]
         try:
@@ -57,10 +63,22 @@ def ui_command(store_uri: str) -> str:
             relative = path
         if not relative.startswith(".."):
             path = relative
-        return f"mlflow ui --backend-store-uri sqlite:///{path}"
+        return f"mlflow ui --backend-store-uri sqlite:///{path}{link}"
     if store_uri.startswith(("http://", "https://")):
-        return f"open {store_uri} in a browser"
-    return f"mlflow ui --backend-store-uri {store_uri}"
+        target = runs_url(store_uri, experiment_id) if experiment_id else store_uri
+        return f"open {target} in a browser"
+    return f"mlflow ui --backend-store-uri {store_uri}{link}"
+
+
+def runs_url(ui_base: str, experiment_id: str) -> str:
+    """The UI page of an experiment's runs table, whatever the browser saw before.
+
+    MLflow 3.17's UI chooses an experiment's landing tab from its global GenAI / Model training
+    switch alone: the ``workflowType`` URL parameter, else localStorage
+    ``mlflow.workflowType_v1``, else ``genai`` (the GenAI overview). It does not read the
+    experiment's ``mlflow.experimentKind`` tag for this, so the link carries the parameter.
+    """
+    return f"{ui_base.rstrip('/')}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
 
 
 def _experiment_line(result: Any) -> str:

@@ -32,6 +32,7 @@ class RunResult:
     baseline_loss: float
     run_id: str | None = None
     store_uri: str | None = None
+    experiment_id: str | None = None
     model_uri: str | None = None
     final_metrics: dict[str, float] = field(default_factory=dict)
     findings: list[Any] = field(default_factory=list)  # nnexp.findings.Finding, the causes
@@ -118,6 +119,7 @@ def run_experiment(
         result = _result(cfg, dataset, splits, model, history, baseline)
         inspection.finish(result, probe, checked)
         result.run_id, result.store_uri = recorder.run_id, store.display_uri
+        result.experiment_id = store.experiment_id
         with tempfile.TemporaryDirectory(prefix="nnexp-run-") as tmp:
             folder = Path(tmp)
             pictures = inspection.start_pictures(result, folder) if tracking.log_plots else None

@@ -500,7 +500,10 @@ def _finish(plan: SweepPlan, study: Any, runs: Any, timed_out: bool = False) -> 
     if runs is not None:
         from nnexp.report import ui_command
 
-        print(f"  open the UI: {ui_command(runs.store.display_uri)}", flush=True)
+        print(
+            f"  open the UI: {ui_command(runs.store.display_uri, runs.store.experiment_id)}",
+            flush=True,
+        )
     if short:
         raise SweepIncomplete(
             missing_message(state.done, plan.max_trials, "trials failed or were stopped")

@@ -30,8 +30,9 @@ LOCAL_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql", "http", "https", "dat
 DATABASE_SCHEMES = ("postgresql", "mysql", "mssql")
 
 
-#: MLflow's experiment tag that picks the UI's landing page; nnexp trains models, so the runs
-#: table (not the GenAI overview of traces) is what opens.
+#: MLflow's experiment-type tag: nnexp trains models (not GenAI apps). MLflow 3.17's UI does not
+#: choose the landing page from it (its GenAI / Model training switch does, see
+#: nnexp.report.runs_url); MlflowClient users and the UI's type selector of older MLflow read it.
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 EXPERIMENT_KIND = "custom_model_development"
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -219,8 +220,8 @@ def check_database(uri: str, timeout: int = 5) -> None:
 
 
 def _experiment_id(client: Any, name: str, location: str | None, experiment: Any = None) -> str:
-    """Find or create the experiment, tagged as model training (``mlflow.experimentKind``, so
-    the MLflow UI opens on its runs; older nnexp did not tag it). With a tracking server,
+    """Find or create the experiment, tagged as model training (``mlflow.experimentKind``;
+    older nnexp did not tag it). With a tracking server,
     workers on other machines (which the local lock does not cover) may create it at the same
     moment: the loser finds it."""
     if experiment is None:

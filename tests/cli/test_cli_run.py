@@ -20,7 +20,11 @@ def test_single_run_is_recorded_completely(nnexp_cmd):
     run = runs[0]
     assert run.info.status == "FINISHED"
     assert run.info.run_id in result.stdout
-    assert "mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db" in result.stdout
+    assert (
+        "  open the UI: mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db, then "
+        f"http://127.0.0.1:5000/#/experiments/{run.info.experiment_id}/runs"
+        "?workflowType=machine_learning\n"
+    ) in result.stdout
     assert "diagnosis:" in result.stdout
 
     params = run.data.params

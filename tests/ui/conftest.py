@@ -8,16 +8,14 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from chromium import fresh_browser, missing_browser
 from nnexp_testing import free_port, server_env, stop_group, wait_for_health
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 REPO = Path(__file__).resolve().parents[2]
 
 EPOCHS = 15
@@ -29,6 +27,7 @@ SWEEP_ARGS = [
     f"trainer.epochs={EPOCHS}",
     "trainer.progress=false",
     "sweep.confirm.top_k=0",
+    "sweep.log_model=none",  # no model: the UI tests look at runs and metric charts
 ]
 # Per-epoch metrics whose chart a child run's page must draw, and the epochs a trial logs them
 # at (sweep.log_every=5: the first, every fifth, the last).
@@ -37,32 +36,6 @@ LOGGED_EPOCHS = [1, 5, 10, 15]
 
 SERVER_START_TIMEOUT = 90.0
 SWEEP_TIMEOUT = 180.0
-
-# Headless flags for running Chromium as root on a machine whose network is closed except
-# loopback (/work/.library/env/machines/python.md).
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--window-size=1600,1000",
-)
-
-
-def missing_browser() -> str | None:
-    """Why the browser tests cannot run here, or None when they can."""
-    absent = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.is_file()]
-    if absent:
-        return (
-            f"{' and '.join(absent)} not found: install Debian's chromium and chromium-driver "
-            "(apt-get install -y chromium chromium-driver)"
-        )
-    return None
 
 
 @dataclass
@@ -80,6 +53,7 @@ class SweepStore:
     children: list[Run]
     # run id -> metric -> number of logged steps
     history: dict[str, dict[str, int]] = field(default_factory=dict)
+    stdout: str = ""  # what the sweep printed (its "open the UI" line)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -144,6 +118,7 @@ def sweep_store(tmp_path_factory: pytest.TempPathFactory) -> SweepStore:
             (Run(c.info.run_id, c.info.run_name) for c in children), key=lambda r: r.name
         ),
         history=history,
+        stdout=done.stdout,
     )
 
 
@@ -187,19 +162,6 @@ def mlflow_ui(sweep_store: SweepStore) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """Headless Debian Chromium through Debian's chromedriver (Selenium Manager is never used)."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="nnexp-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    driver.set_page_load_timeout(60)
-    try:
+    """One browser shared by the module's page tests."""
+    with fresh_browser() as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)

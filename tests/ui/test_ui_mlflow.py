@@ -2,20 +2,24 @@
 page, and a child run's page draws its per-epoch metric charts (issue 8).
 
 Routes (MLflow 3 single-page app, hash routing):
-  #/experiments/<id>/runs?workflowType=machine_learning   the runs table ("Model training" view;
-                                                           without the parameter a fresh browser
-                                                           lands on the GenAI overview)
+  #/experiments/<id>/runs?workflowType=machine_learning   the runs table ("Model training" view,
+                                                           the link nnexp prints; without the
+                                                           parameter a fresh browser lands on
+                                                           the GenAI overview, tag or not)
   #/experiments/<id>/runs/<run_id>/model-metrics?workflowType=machine_learning
                                                            a run's "Model metrics" tab
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
+from chromium import fresh_browser
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -24,6 +28,9 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 pytestmark = pytest.mark.slow
+
+# The UI's GenAI / Model training switch, as its useLocalStorage hook stores it (key_v<version>).
+WORKFLOW_KEY = "mlflow.workflowType_v1"
 
 # Bounded waits, generous for a loaded 2-core machine: the first page loads a large JS bundle.
 FIRST_RENDER = 60
@@ -66,23 +73,69 @@ def test_experiments_are_tagged_as_model_training(sweep_store) -> None:
     assert tags["mlflow.experimentKind"] == "custom_model_development"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MLflow 3.17.2's UI picks the landing page from its global GenAI / Model training "
-    "switch (localStorage mlflow.workflowType, GenAI by default), not from the experiment's "
-    "mlflow.experimentKind tag; the ?workflowType=machine_learning link does open the runs",
-)
-def test_the_plain_experiment_link_opens_on_its_runs_table(
-    sweep_store, mlflow_ui, browser, ui_artifacts
+def printed_runs_link(store, ui_base: str) -> str:
+    """The runs-table link of the sweep's ``open the UI`` line, on the test server's port."""
+    found = re.search(
+        r"open the UI: mlflow ui --backend-store-uri sqlite:///mlruns/mlflow\.db, then "
+        r"(http://127\.0\.0\.1:5000)(/\S+)$",
+        store.stdout,
+        re.MULTILINE,
+    )
+    assert found, f"no 'open the UI' line with a link in the sweep's output:\n{store.stdout}"
+    assert found.group(2) == (
+        f"/#/experiments/{store.experiment_id}/runs?workflowType=machine_learning"
+    )
+    return ui_base + found.group(2)
+
+
+def test_the_printed_link_opens_the_runs_table_in_a_fresh_browser(
+    sweep_store, mlflow_ui, ui_artifacts
 ):
-    """Runs first among the browser tests, before any page sets ``workflowType``."""
+    """The link nnexp prints, opened in a new browser profile (nothing clicked, no
+    localStorage), shows the runs table with the sweep's parent run (issue 13.10)."""
     store = sweep_store
-    browser.get(f"{mlflow_ui}/#/experiments/{store.experiment_id}")
-    with evidence(browser, ui_artifacts, "mlflow-ui-landing"):
-        WebDriverWait(browser, 20).until(
-            lambda d: links_named(d, store.parent.run_id, store.parent.name),
-            "the experiment did not open on its runs table",
-        )
+    link = printed_runs_link(store, mlflow_ui)
+    with fresh_browser() as driver:
+        driver.get(link)
+        with evidence(driver, ui_artifacts, "mlflow-ui-printed-link"):
+            WebDriverWait(driver, FIRST_RENDER).until(
+                lambda d: links_named(d, store.parent.run_id, store.parent.name),
+                f"{link} did not show the runs table with {store.parent.name!r}",
+            )
+            route, _, query = driver.current_url.split("#", 1)[1].partition("?")
+            assert route == f"/experiments/{store.experiment_id}/runs"
+            assert parse_qs(query)["workflowType"] == ["machine_learning"]
+            assert driver.execute_script(
+                "return localStorage.getItem(arguments[0])", WORKFLOW_KEY
+            ) in (
+                None,
+                '"genai"',
+            ), "the profile was not fresh"
+
+
+def test_mlflow_3_17_lands_a_plain_experiment_link_on_genai_despite_the_tag(
+    sweep_store, mlflow_ui, ui_artifacts
+):
+    """Why the printed link carries ``?workflowType=machine_learning``: a fresh browser opening
+    the bare experiment link lands on the GenAI tabs although the experiment is tagged
+    ``mlflow.experimentKind = custom_model_development`` (MLflow 3.17.2's UI reads only its
+    workflowType switch). If this fails after an MLflow upgrade, the UI may now honour the
+    tag: revisit nnexp.report.runs_url."""
+    store = sweep_store
+    with fresh_browser() as driver:
+        driver.get(f"{mlflow_ui}/#/experiments/{store.experiment_id}")
+        with evidence(driver, ui_artifacts, "mlflow-ui-plain-link"):
+            WebDriverWait(driver, FIRST_RENDER).until(
+                lambda d: "workflowType=" in d.current_url,
+                "the experiment page did not redirect to a tab",
+            )
+            route, _, query = driver.current_url.split("#", 1)[1].partition("?")
+            genai_tabs = ("overview", "traces")  # /overview redirects on to /overview/usage
+            assert route.split("/")[:4] in (
+                ["", "experiments", store.experiment_id, tab] for tab in genai_tabs
+            ), route
+            assert parse_qs(query)["workflowType"] == ["genai"]
+            assert not driver.find_elements(*run_link(store.parent.run_id))
 
 
 def test_experiment_page_lists_parent_and_child_runs(sweep_store, mlflow_ui, browser, ui_artifacts):
