@@ -55,7 +55,9 @@ def main(args: list[str]) -> int:
         f"sweep.confirm.seeds={opts.seeds}",
         f"sweep.confirm.baseline={str(not opts.no_baseline).lower()}",
     ]
-    if not any(w.split("=", 1)[0].lstrip("+") == "tracking.uri" for w in overrides):
+    # Without --tracking-uri the run resolves the same default store as the reader did.
+    named = any(w.split("=", 1)[0].lstrip("+") == "tracking.uri" for w in overrides)
+    if opts.tracking_uri is not None and not named:
         overrides.append(f"tracking.uri={opts.tracking_uri}")
     print("confirm: python -m nnexp " + " ".join(shlex.quote(w) for w in overrides), flush=True)
     from nnexp.cli import main as run_command
