@@ -15,6 +15,7 @@ from typing import Any
 
 from nnexp.stats import CONFIDENCE, SIGNIFICANCE, paired_t_test, summarize
 from nnexp.sweep.confirm import BASE_LABEL, JOB_ATTR, PLAN_ATTR, RESULT_ATTR
+from nnexp.sweep.report import format_value
 
 
 def confirm_report(confirm: Any) -> dict[str, Any] | None:
@@ -110,11 +111,11 @@ def format_report(report: dict[str, Any]) -> str:
     table = [header]
     for row in display_order(report):
         stats = row["stats"]
-        params = " ".join(f"{k}={_fmt(v)}" for k, v in row["params"].items()) or "(base config)"
+        params = " ".join(f"{k}={format_value(v)}" for k, v in row["params"].items()) or "(base config)"
         table.append(
             [
                 row["label"] + (" *" if row["label"] == report["winner"] else ""),
-                _fmt(row["search_value"]),
+                format_value(row["search_value"]),
                 _stat_text(stats.get(metric)),
                 *[_stat_text(stats.get(t)) for t in tests[:2]],
                 params,
@@ -222,14 +223,6 @@ def _stat_text(stats: dict[str, float] | None) -> str:
     return (
         f"{stats['mean']:.4g} ± {stats['std']:.2g} [{stats['ci_low']:.4g}, {stats['ci_high']:.4g}]"
     )
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
 
 
 def _csv(value: Any) -> str:

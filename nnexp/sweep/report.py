@@ -168,8 +168,8 @@ def format_table(
         table = [header]
         for row in top:
             table.append(
-                [str(row["number"]), _fmt(shown_value(row)), shown_state(row)]
-                + [_fmt(row["params"].get(n)) for n in names]
+                [str(row["number"]), format_value(shown_value(row)), shown_state(row)]
+                + [format_value(row["params"].get(n)) for n in names]
                 + [row["run_id"] or "-"]
             )
         widths = [max(len(line[i]) for line in table) for i in range(len(header))]
@@ -178,7 +178,7 @@ def format_table(
             lines.append("  " + cells.rstrip())
     if summary.get("best_command"):
         values = ", ".join(
-            f"{name} = {_fmt(v)}" for name, v in zip(metrics, summary["best_values"], strict=False)
+            f"{name} = {format_value(v)}" for name, v in zip(metrics, summary["best_values"], strict=False)
         )
         lines.append(f"  best {values} (trial {summary['best_trial']})")
         lines.append(f"  re-run it: {summary['best_command']}")
@@ -202,7 +202,7 @@ def _seconds(trial: Any) -> float | None:
     return None
 
 
-def _fmt(value: Any) -> str:
+def format_value(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
