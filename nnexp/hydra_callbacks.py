@@ -122,7 +122,7 @@ def parent_line(run_id: str, display_uri: str, uri: str) -> str:
     from nnexp.commands.common import default_tracking_uri
     from nnexp.redact import redact
 
-    store = "" if uri == default_tracking_uri() else f" --tracking-uri {redact(uri)}"
+    store = "" if uri in (None, default_tracking_uri()) else f" --tracking-uri {redact(uri)}"
     return (
         f"nnexp: multirun parent run {run_id} in {display_uri}; its jobs: "
         f"python -m nnexp runs --parent {run_id[:8]}{store}"

@@ -58,12 +58,11 @@ def launch_sweep(cfg: Any, plan: Any) -> dict[str, Any]:
     spec, launcher = plan.spec, cfg.launcher
     check_launcher(launcher)
     tracking = plan.base_cfg.tracking
-    check_shared(
-        spec.storage,
-        plan.storage,
-        tracking.uri if tracking.enabled else None,
-        bool(launcher.shared_filesystem),
-    )
+    from nnexp.project import tracking_uri
+
+    # tracking.uri null: MLFLOW_TRACKING_URI, else the project's SQLite store (a local file)
+    chosen = tracking_uri(tracking.uri).value if tracking.enabled else None
+    check_shared(spec.storage, plan.storage, chosen, bool(launcher.shared_filesystem))
     sbatch.require_slurm()
     folder = Path(launcher.output_dir).expanduser().absolute()
     folder.mkdir(parents=True, exist_ok=True)

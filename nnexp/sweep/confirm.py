@@ -197,11 +197,11 @@ def choose_configs(plan: Any, study: Any) -> list[dict[str, Any]]:
 
     Distinct: trials with the same sampled parameters (a re-queued trial, a grid revisited) are
     one configuration, represented by its best trial. Each entry: ``label``, ``trial`` (number,
-    None for the base), ``params``, ``overrides`` (without the seed) and ``search_value``.
+    None for the base), ``params`` and ``search_value``. No override lines: they are rebuilt
+    from the params by each process (:func:`config_overrides`), so the secrets a command line
+    may hold (a tracking URI's password) never reach the study's storage.
     """
     from optuna.trial import TrialState
-
-    from nnexp.sweep.objective import trial_overrides
 
     spec = plan.spec
     complete = [
@@ -218,34 +218,31 @@ def choose_configs(plan: Any, study: Any) -> list[dict[str, Any]]:
         if key in seen:
             continue
         seen.add(key)
-        overrides, _ = trial_overrides(plan, trial.params, trial.number)
         configs.append(
             {
                 "label": f"trial {trial.number}",
                 "trial": trial.number,
                 "params": dict(trial.params),
-                "overrides": _without_seed(overrides),
                 "search_value": float(trial.values[0]),
             }
         )
         if len(configs) == spec.confirm.top_k:
             break
     if spec.confirm.baseline and configs:
-        overrides, _ = trial_overrides(plan, {}, 0)
-        configs.append(
-            {
-                "label": BASE_LABEL,
-                "trial": None,
-                "params": {},
-                "overrides": _without_seed(overrides),
-                "search_value": None,
-            }
-        )
+        configs.append({"label": BASE_LABEL, "trial": None, "params": {}, "search_value": None})
     return configs
 
 
-def job_overrides(config: dict[str, Any], seed: int) -> list[str]:
-    return merge_overrides(config["overrides"], [f"seed={seed}"])
+def config_overrides(plan: Any, config: dict[str, Any]) -> list[str]:
+    """The configuration's override line without the seed, as this process's command has it."""
+    from nnexp.sweep.objective import trial_overrides
+
+    overrides, _ = trial_overrides(plan, config["params"], config["trial"] or 0)
+    return _without_seed(overrides)
+
+
+def job_overrides(plan: Any, config: dict[str, Any], seed: int) -> list[str]:
+    return merge_overrides(config_overrides(plan, config), [f"seed={seed}"])
 
 
 def _without_seed(overrides: list[str]) -> list[str]:
@@ -301,7 +298,7 @@ def _run_job(plan: Any, confirm: Any, trial: Any, decided: dict[str, Any], runs:
     job = trial.user_attrs[JOB_ATTR]
     config = decided["configs"][int(job["config"])]
     seed = int(job["seed"])
-    overrides = job_overrides(config, seed)
+    overrides = job_overrides(plan, config, seed)
     metric = decided["metric"]
     tags = {
         "nnexp.kind": "confirm",

@@ -54,7 +54,7 @@ def confirm_report(confirm: Any) -> dict[str, Any] | None:
                 "label": config["label"],
                 "trial": config["trial"],
                 "params": config["params"],
-                "overrides": config["overrides"],
+                "overrides": [],  # filled in by the caller, which has the command line
                 "search_value": config["search_value"],
                 "values": per_seed.get(metric, [math.nan] * len(seeds)),
                 "per_seed": per_seed,
@@ -111,7 +111,9 @@ def format_report(report: dict[str, Any]) -> str:
     table = [header]
     for row in display_order(report):
         stats = row["stats"]
-        params = " ".join(f"{k}={format_value(v)}" for k, v in row["params"].items()) or "(base config)"
+        params = (
+            " ".join(f"{k}={format_value(v)}" for k, v in row["params"].items()) or "(base config)"
+        )
         table.append(
             [
                 row["label"] + (" *" if row["label"] == report["winner"] else ""),

@@ -521,6 +521,11 @@ def _confirm_report(plan: SweepPlan, study: Any, runs: Any, folder: Path | None)
     from nnexp.sweep.confirm_report import confirm_report, draw_report, write_report_csv
 
     report = confirm_report(open_confirm_study(plan, study))
+    if report is not None:
+        from nnexp.sweep.confirm import config_overrides
+
+        for row in report["configs"]:
+            row["overrides"] = config_overrides(plan, row)
     if report is not None and runs is not None and folder is not None:
         files = [write_report_csv(report, folder / "confirm.csv")]
         if report["winner"] is not None:

@@ -178,7 +178,8 @@ def format_table(
             lines.append("  " + cells.rstrip())
     if summary.get("best_command"):
         values = ", ".join(
-            f"{name} = {format_value(v)}" for name, v in zip(metrics, summary["best_values"], strict=False)
+            f"{name} = {format_value(v)}"
+            for name, v in zip(metrics, summary["best_values"], strict=False)
         )
         lines.append(f"  best {values} (trial {summary['best_trial']})")
         lines.append(f"  re-run it: {summary['best_command']}")

@@ -156,11 +156,20 @@ def test_interpolation_in_a_record_is_text_not_the_environment(store, capsys, mo
     assert "env-value-must-not-appear" not in out
 
 
+def _default_params() -> dict[str, str]:
+    """A whole run's params (the default config, as a run logs them): a record has them all."""
+    from nnexp.config.compose import compose_config
+    from nnexp.config.flatten import flatten_config
+
+    return {k: str(v) for k, v in flatten_config(compose_config()).items()}
+
+
 def test_interpolation_in_a_param_is_text_not_the_environment(monkeypatch):
     from nnexp.commands.rebuild import config_from_params
 
     monkeypatch.setenv("NNEXP_TEST_SECRET", "env-value-must-not-appear")
-    cfg = config_from_params({"tracking.experiment_name": "${oc.env:NNEXP_TEST_SECRET}"})
+    params = _default_params() | {"tracking.experiment_name": "${oc.env:NNEXP_TEST_SECRET}"}
+    cfg = config_from_params(params)
     assert cfg.tracking.experiment_name == "${oc.env:NNEXP_TEST_SECRET}"
 
 
@@ -169,7 +178,7 @@ def test_alias_bomb_in_a_param_is_refused():
 
     bomb = "[" + ", ".join(["&a [1, 1, 1, 1, 1, 1, 1, 1, 1]"] + ["*a"] * 3000) + "]"
     with pytest.raises(NnexpError, match=r"^param model.hidden_sizes of the run expands to more"):
-        config_from_params({"model.hidden_sizes": bomb})
+        config_from_params(_default_params() | {"model.hidden_sizes": bomb})
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ def test_defaults_compose_to_the_documented_experiment():
         "adam",
         "default",
     )
-    assert cfg.tracking.uri == "sqlite:///mlruns/mlflow.db"
+    assert cfg.tracking.uri is None  # MLFLOW_TRACKING_URI, else the project store (project.py)
     assert cfg.sweep is None
 
 

@@ -172,6 +172,7 @@ def test_a_sweep_from_an_empty_folder_with_the_users_model(venv, tmp_path):
         "model=my_net",
         "+sweep=lr",
         "sweep.n_trials=2",
+        "sweep.confirm.top_k=0",
         *QUICK,
     )
     assert result.returncode == 0, result.stderr

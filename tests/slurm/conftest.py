@@ -56,6 +56,7 @@ class SlurmSweep:
     def args(self, *extra: str) -> list[str]:
         return [
             "+sweep=lr",
+            "sweep.confirm.top_k=0",
             *TINY,
             *self.tracking(),
             f"sweep.storage={self.postgres.uri('optuna')}",

@@ -73,6 +73,7 @@ def test_moving_the_project_keeps_one_parent(bench, monkeypatch) -> None:
         "trainer.epochs=2",
         "trainer.progress=false",
         "sweep.log_model=none",
+        "sweep.confirm.top_k=0",
     ]
     first = _nnexp(bench, project, *args, "sweep.n_trials=1")
     assert first.returncode == 0, first.stderr
