@@ -139,7 +139,9 @@ def test_help_lists_the_subcommands_and_a_closed_pipe_exits_quietly(tmp_path):
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    for name in ("runs", "reproduce", "compare"):
+    from nnexp.cli import SUBCOMMANDS
+
+    for name in SUBCOMMANDS:  # every subcommand, confirm included
         assert re.search(rf"^  python -m nnexp {name}\b", result.stdout, re.M), name
     # `python -m nnexp --help | head -3`: the reader is gone before nnexp writes
     for args in (["--help"], ["seed=0", "--help"], ["--cfg", "job"]):
