@@ -44,10 +44,12 @@ def test_three_slurm_workers_share_one_study_and_one_parent(slurm_sweep) -> None
     parents, children = slurm_sweep.kinds("sweep")
     assert len(parents) == 1
     assert parents[0].info.status == "FINISHED"
-    assert len(children) == 6
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
-    assert sorted(int(c.data.tags["trial_number"]) for c in children) == list(range(6))
-    assert {c.info.status for c in children} == {"FINISHED"}
+    finished = [c for c in children if c.info.status == "FINISHED"]
+    assert sorted(int(c.data.tags["trial_number"]) for c in finished) == sorted(
+        t.number for t in trials
+    )
+    assert "RUNNING" not in {c.info.status for c in children}
     # each task ran the plain worker command and wrote its exit code
     folder = slurm_sweep.root / "mlruns" / "slurm"
     for task in range(3):
