@@ -111,18 +111,6 @@ def _float64_copy(model):
         return model
     from nnexp.nn import MLP
 
-    config = model.config()
-    copy = MLP(
-        config["sizes"],
-        activation=config["activation"],
-        output=config["output"],
-        loss=config["loss"],
-        init=config["init"],
-        dropout=config["dropout"],
-        dtype=np.float64,
-        rng=0,
-        activation_kwargs=config["activation_kwargs"],
-        init_kwargs=config["init_kwargs"],
-    )
+    copy = MLP.from_config(model.config(), dtype=np.float64)
     copy.set_params([p.astype(np.float64) for p in model.params])
     return copy

@@ -17,6 +17,7 @@ Design notes (why it is fast for small layers, where per-call overhead dominates
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -330,6 +331,28 @@ class MLP:
 
     def zero_grads(self) -> None:
         self.flat_grads[...] = 0.0
+
+    @classmethod
+    def from_config(cls, config: dict, dtype: Any = None, rng: Any = 0) -> MLP:
+        """A new network with the architecture ``config`` (what :meth:`config` returns, as
+        ``save_model`` stores it; keys added later may be missing), freshly initialised."""
+        return cls(
+            config["sizes"],
+            activation=config["activation"],
+            output=config["output"],
+            loss=config["loss"],
+            init=config["init"],
+            dropout=config["dropout"],
+            dtype=config["dtype"] if dtype is None else dtype,
+            rng=rng,
+            activation_kwargs=config.get("activation_kwargs") or {},
+            init_kwargs=config.get("init_kwargs") or {},
+            norm=config.get("norm", "none"),
+            norm_eps=config.get("norm_eps"),
+            norm_momentum=config.get("norm_momentum"),
+            label_smoothing=config.get("label_smoothing", 0.0),
+            class_weight=config.get("class_weight"),
+        )
 
     def config(self) -> dict:
         """Architecture as plain JSON-able data (what ``save_model`` stores)."""

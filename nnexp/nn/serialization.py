@@ -138,23 +138,7 @@ def load_model(path: str | os.PathLike, rng: np.random.Generator | int | None = 
             f"metadata sizes {config['sizes']} imply {claimed} parameters, the file holds {stored}",
         )
     try:
-        model = MLP(
-            config["sizes"],
-            activation=config["activation"],
-            output=config["output"],
-            loss=config["loss"],
-            init=config["init"],
-            dropout=config["dropout"],
-            dtype=config["dtype"],
-            rng=0 if rng is None else rng,
-            activation_kwargs=config.get("activation_kwargs") or {},
-            init_kwargs=config.get("init_kwargs") or {},
-            norm=config.get("norm", "none"),
-            norm_eps=config.get("norm_eps"),
-            norm_momentum=config.get("norm_momentum"),
-            label_smoothing=config.get("label_smoothing", 0.0),
-            class_weight=config.get("class_weight"),
-        )
+        model = MLP.from_config(config, rng=0 if rng is None else rng)
     except (KeyError, TypeError, ValueError) as e:
         raise _fail(path, f"invalid architecture metadata ({type(e).__name__}: {e})") from e
 
