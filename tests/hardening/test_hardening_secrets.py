@@ -8,15 +8,11 @@ reached as ``http://user:SECRET@127.0.0.1:PORT/``; an Optuna storage URL with
 
 from __future__ import annotations
 
-import contextlib
-import shutil
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hardening_support import TINY, run
-from nnexp_testing import free_port, server_env, stop_group, wait_for_health
+from services import serve
 
 from nnexp.cmdline import split_line
 from nnexp.redact import redact
@@ -169,39 +165,6 @@ def test_sweep_and_untracked_multirun_leave_no_secret_in_any_byte(tmp_path):
     assert not list(work.rglob("multirun.yaml"))
 
 
-@contextlib.contextmanager
-def plain_server(folder: Path) -> Iterator[str]:
-    """``mlflow server`` on 127.0.0.1 (SQLite backend, artifacts served), stopped at the end."""
-    port = free_port()
-    log_path = folder / "server.log"
-    env = {**server_env(), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    command = [
-        shutil.which("mlflow") or "mlflow",
-        "server",
-        "--backend-store-uri",
-        f"sqlite:///{folder / 'server.db'}",
-        "--artifacts-destination",
-        str(folder / "artifacts"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-    ]
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            command, cwd=folder, stdout=log, stderr=subprocess.STDOUT, env=env,
-            start_new_session=True,
-        )  # fmt: skip
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_for_health(proc, url, log_path, 120, "mlflow server")
-        yield url
-    finally:
-        stop_group(proc)
-
-
 @pytest.mark.slow
 def test_tracking_server_password_reaches_no_byte(tmp_path):
     """Issue 12: ``tracking.uri=http://user:PASSWORD@host:port/`` for a sweep and a multirun
@@ -211,7 +174,8 @@ def test_tracking_server_password_reaches_no_byte(tmp_path):
     server_dir.mkdir()
     work = tmp_path / "work"
     work.mkdir()
-    with plain_server(server_dir) as url:
+    with serve(f"sqlite:///{server_dir / 'server.db'}") as server:
+        url = server.url
         uri = url.replace("http://", f"http://bob:{SECRET}@") + "/"
         fast = [*TINY, "trainer.epochs=3", f"tracking.uri={uri}"]
         sweep = run(["+sweep=lr", "sweep.n_trials=2", *fast], work)
@@ -227,8 +191,9 @@ def test_tracking_server_password_reaches_no_byte(tmp_path):
         again = run(["reproduce", run_id, "--tracking-uri", uri], work)
         assert again.returncode == 0, again.stdout + again.stderr
         outputs = [r.stdout + r.stderr for r in (sweep, multi, listed, again)]
+        # the server's artifact folder is removed when it stops: look at it before
+        assert any(p.name == "best.json" for p in stored_files(server.artifacts))
+        assert leaks([work, server_dir, server.artifacts.parent], outputs) == []
     assert "re-run it: python -m nnexp" in sweep.stdout
     assert f"'tracking.uri=http://bob:***@{url[len('http://') :]}/'" in sweep.stdout
     assert (server_dir / "server.db").stat().st_size > 0
-    assert any(p.name == "best.json" for p in stored_files(tmp_path))
-    assert leaks([work, server_dir], outputs) == []
