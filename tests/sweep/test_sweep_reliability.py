@@ -123,10 +123,10 @@ def test_a_sweep_that_keeps_failing_outside_exits_1_naming_the_missing(bench, mo
     def full_disk(cfg, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(nnexp.run, "run_experiment", full_disk)
     from nnexp.sweep.state import SweepIncomplete
 
-    with pytest.raises(SweepIncomplete) as stopped:
+    with monkeypatch.context() as disk, pytest.raises(SweepIncomplete) as stopped:
+        disk.setattr(nnexp.run, "run_experiment", full_disk)
         bench.run("lr", "sweep.n_trials=6", "tracking=off")
     assert stopped.value.exit_code == 1
     assert str(stopped.value) == (
@@ -134,8 +134,6 @@ def test_a_sweep_that_keeps_failing_outside_exits_1_naming_the_missing(bench, mo
         "trial; last: trial 2: failed outside the trial: OSError: [Errno 28] No space left on "
         "device); they are queued: run the same command again to run them"
     )
-    monkeypatch.undo()
-    monkeypatch.chdir(bench.workdir)
     bench.run("lr", "sweep.n_trials=6", "tracking=off")
     trials = bench.study("lr").get_trials()
     assert sum(t.state.name == "COMPLETE" for t in trials) == 6
@@ -149,8 +147,11 @@ def test_a_finished_sweep_says_so_without_starting_mlflow(bench, monkeypatch, ca
     def no_mlflow(*args, **kwargs):
         raise AssertionError("MLflow was started for a finished sweep")
 
-    monkeypatch.setattr(nnexp.tracking.sweep_runs, "SweepRuns", no_mlflow)
-    summary = bench.run("lr", "sweep.n_trials=2", "trainer.epochs=2", NO_MODEL, "sweep.workers=2")
+    with monkeypatch.context() as patch:
+        patch.setattr(nnexp.tracking.sweep_runs, "SweepRuns", no_mlflow)
+        summary = bench.run(
+            "lr", "sweep.n_trials=2", "trainer.epochs=2", NO_MODEL, "sweep.workers=2"
+        )
     assert summary["already_done"] is True
     out = capsys.readouterr().out.splitlines()
     from nnexp.sweep.identity import default_study_name
@@ -160,8 +161,6 @@ def test_a_finished_sweep_says_so_without_starting_mlflow(bench, monkeypatch, ca
         f"sweep {name}: 2/2 trials already done; raise sweep.n_trials or choose sweep.study_name"
     )
     assert out[1].startswith("  best: best_val_loss = ")
-    monkeypatch.undo()
-    monkeypatch.chdir(bench.workdir)
     bench.run("lr", "sweep.n_trials=3", "trainer.epochs=2", NO_MODEL)  # raised: it resumes
     assert len(bench.study("lr").get_trials()) == 3
 
