@@ -58,7 +58,6 @@ class MultirunParent(Callback):
                 "command": command_line(sys.argv[1:]),
                 "nnexp.swept": os.environ[SWEPT_KEYS_ENV],
             },
-            activate=False,
         ).__enter__()
         os.environ[PARENT_RUN_ENV] = self.recorder.run_id
         from nnexp.progress import emit

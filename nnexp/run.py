@@ -104,7 +104,6 @@ def run_experiment(
         tags=tags,
         parent_run_id=parent_run_id,
         description=_description(cfg, overrides),
-        activate=want_model,  # pyfunc.log_model writes to the active run
         log_every=tracking.log_every,
     ) as recorder:
         for listener in listeners:  # e.g. a sweep trial learns its MLflow run id
@@ -141,6 +140,8 @@ def run_experiment(
                     splits.scaler_mean,
                     splits.scaler_std,
                     example=splits.train.X[:5],
+                    run_id=recorder.run_id,
+                    linked_metrics=recorder.step0_metrics,
                     feature_names=dataset.feature_names,
                 )
                 recorder.queue_tags(model_tags(result.model_uri, recorder.run_id))

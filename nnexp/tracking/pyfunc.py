@@ -97,17 +97,34 @@ def log_pyfunc_model(
     scaler_mean: np.ndarray | None,
     scaler_std: np.ndarray | None,
     example: np.ndarray,
+    *,
+    run_id: str,
+    linked_metrics: Sequence[Any] | None = None,
     name: str = "model",
     feature_names: Sequence[str] | None = None,
 ) -> str:
-    """Log ``model`` to the active run; return the logged-model URI (``models:/m-...``)."""
+    """Log ``model`` as a logged model of run ``run_id``; return its URI (``models:/m-...``).
+
+    The record is the one ``mlflow.pyfunc.log_model`` writes for an active run (the model names
+    its source run and carries its params; the run lists the model as an output at step 0; the
+    run's step-0 metrics are linked to the model), but the run need not be active, and
+    ``linked_metrics`` (the run's step-0 ``Metric`` entities, as logged) spare MLflow's way of
+    finding them: reading the whole history of every metric key, one query per key.
+    """
     import mlflow
+    from mlflow.entities import LoggedModelOutput
 
     from nnexp.nn import save_model
     from nnexp.nn.portable import load_network
 
+    if mlflow.active_run() is not None:
+        raise RuntimeError("log_pyfunc_model links the run itself: no fluent run may be active")
     if feature_names is None:
         feature_names = [f"x{i}" for i in range(example.shape[1])]
+    client = mlflow.MlflowClient()
+    run = client.get_run(run_id)
+    if linked_metrics is None:
+        linked_metrics = metrics_at_step(client, run, 0)
     with tempfile.TemporaryDirectory(prefix="nnexp-pyfunc-") as tmp:
         weights = Path(tmp) / "model.npz"
         scaler = Path(tmp) / "scaler.npz"
@@ -117,6 +134,12 @@ def log_pyfunc_model(
         # The signature's outputs come from the portable forward pass reading the written
         # files: a network it cannot rebuild fails here, while logging, not when loaded.
         predictions = load_network(weights, scaler).predict(example)
+        logged = mlflow.initialize_logged_model(
+            name=name,
+            source_run_id=run_id,
+            params={key: str(value) for key, value in run.data.params.items()},
+            experiment_id=run.info.experiment_id,
+        )
         with warnings.catch_warnings():
             # MLflow nags about type hints and input examples; the signature is given explicitly.
             warnings.simplefilter("ignore", UserWarning)
@@ -128,8 +151,47 @@ def log_pyfunc_model(
                 signature=model_signature(example, predictions),
                 metadata={"nnexp.feature_names": list(feature_names)},
                 pip_requirements=model_requirements(),
+                model_id=logged.model_id,
             )
+    client.log_outputs(run_id, [LoggedModelOutput(logged.model_id, step=0)])
+    link_metrics(client, run_id, logged.model_id, linked_metrics)
     return info.model_uri
+
+
+def metrics_at_step(client: Any, run: Any, step: int) -> list[Any]:
+    """The run's metric points at ``step`` not yet linked to a model, found as MLflow finds
+    them (every key's history): for a run whose step-0 metrics the caller does not know."""
+    return [
+        point
+        for key in run.data.metrics
+        for point in client.get_metric_history(run.info.run_id, key)
+        if point.step == step and point.model_id is None
+    ]
+
+
+def link_metrics(client: Any, run_id: str, model_id: str, metrics: Sequence[Any]) -> None:
+    """Link metric points of ``run_id`` to a logged model by logging them again with its id.
+
+    Same key, value, timestamp and step, so the run's own history gains no point (the store
+    keeps one row per point) while the model's metrics table gets them.
+    """
+    from mlflow.entities import Metric
+
+    points = [
+        Metric(
+            m.key,
+            m.value,
+            m.timestamp,
+            m.step,
+            dataset_name=getattr(m, "dataset_name", None),
+            dataset_digest=getattr(m, "dataset_digest", None),
+            run_id=run_id,
+            model_id=model_id,
+        )
+        for m in metrics
+    ]
+    for start in range(0, len(points), 1000):
+        client.log_batch(run_id, metrics=points[start : start + 1000])
 
 
 # Defining a PythonModel subclass makes MLflow warn that ``predict`` has no type hints (on

@@ -13,19 +13,17 @@ A sweep trial's run gets ``trial_state=FAIL`` too; its Optuna trial is failed an
 the sweep's own reaper (:mod:`nnexp.sweep.orphans`) when the sweep is resumed. A trial whose
 result is already in (``trial_state`` COMPLETE or PRUNED) keeps it.
 
-A process that reopens a finished run to add to it (the sweep logging the best trial's model)
-first *claims* it (:func:`claimed`): it writes its own process tags before the run turns
-RUNNING and puts the trainer's back after the run ended. Without that, the run named the dead
-trainer while RUNNING, and any nnexp start in that window ended the best trial KILLED/FAIL.
+No finished run is ever reopened (RUNNING again) to add to it: the sweep links the best
+trial's model to its finished run explicitly (:mod:`nnexp.tracking.pyfunc`). A reopened run
+named its dead trainer while RUNNING, and any nnexp start in that window ended the best trial
+KILLED/FAIL.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 HOST_TAG = "nnexp.host"
@@ -130,25 +128,6 @@ def reap_dead_local_runs(store: Any) -> list[tuple[str, str]]:
         )
         reaped.append((run.info.run_id, reason))
     return reaped
-
-
-@contextlib.contextmanager
-def claimed(client: Any, run: Any) -> Iterator[None]:
-    """Make ``run`` (finished) name this process while it is reopened; restore it afterwards.
-
-    Call around ``mlflow.start_run(run_id=...)``: the tags are written while the run is still
-    finished, so no reaper ever sees it RUNNING under a dead process's name.
-    """
-    from mlflow.entities import RunTag
-
-    before = {key: run.data.tags[key] for key in PROCESS_TAGS if key in run.data.tags}
-    mine = process_tags()
-    client.log_batch(run.info.run_id, tags=[RunTag(k, v) for k, v in mine.items()])
-    try:
-        yield
-    finally:
-        if before:  # the run's record names who trained it again
-            client.log_batch(run.info.run_id, tags=[RunTag(k, v) for k, v in before.items()])
 
 
 def _read(path: str) -> str | None:

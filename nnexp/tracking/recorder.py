@@ -56,7 +56,6 @@ class RunRecorder:
         tags: Mapping[str, Any] | None = None,
         parent_run_id: str | None = None,
         description: str | None = None,
-        activate: bool = True,
         log_every: int = 1,
     ) -> None:
         self.store = store
@@ -66,10 +65,12 @@ class RunRecorder:
         self.tags = {key: _tag_value(value) for key, value in tags.items()}
         self.parent_run_id = parent_run_id
         self.description = redact(description) if description else description
-        self.activate = activate
         self.run_id: str | None = None
         self.status: str | None = None
         self._pending: list[Any] = []
+        #: the metric points logged at step 0 (the run's results), as logged: a logged model
+        #: is linked to exactly these (:func:`nnexp.tracking.pyfunc.log_pyfunc_model`)
+        self.step0_metrics: list[Any] = []
         self._pending_tags: dict[str, str] = {}
         self._epochs = EpochThinner(log_every)
         self._last_flush = 0.0
@@ -77,37 +78,20 @@ class RunRecorder:
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> RunRecorder:
-        import mlflow
-
         from nnexp.tracking.client import tracking_client
 
         self._client = tracking_client(self.store.uri)
-        set_fluent_uri(self.store.uri)
-        if self.activate:
-            # The fluent API is needed for pyfunc.log_model; parents are never made active, so an
-            # active run here is stale and must not become this run's parent by accident.
-            while mlflow.active_run() is not None:
-                mlflow.end_run()
-            active = mlflow.start_run(
-                experiment_id=self.store.experiment_id,
-                run_name=self.run_name,
-                parent_run_id=self.parent_run_id,
-                tags=self.tags,
-                description=self.description,
-            )
-            self.run_id = active.info.run_id
-        else:
-            # One round trip, without the fluent API's context probes: a sweep trial that logs
-            # no model saves ~15 ms; the UI's user and source columns are set here instead.
-            tags = {**source_tags(), **self.tags}
-            if self.parent_run_id:
-                tags["mlflow.parentRunId"] = self.parent_run_id
-            if self.description:
-                tags["mlflow.note.content"] = self.description
-            run = self._client.create_run(
-                self.store.experiment_id, run_name=self.run_name, tags=tags
-            )
-            self.run_id = run.info.run_id
+        set_fluent_uri(self.store.uri)  # mlflow.pyfunc.log_model writes through the fluent API
+        # One round trip, without the fluent API's context probes; the UI's user and source
+        # columns are set here instead. No fluent run is started: a model is linked to its run
+        # explicitly (nnexp.tracking.pyfunc), so no run is ever "active" by accident.
+        tags = {**source_tags(), **self.tags}
+        if self.parent_run_id:
+            tags["mlflow.parentRunId"] = self.parent_run_id
+        if self.description:
+            tags["mlflow.note.content"] = self.description
+        run = self._client.create_run(self.store.experiment_id, run_name=self.run_name, tags=tags)
+        self.run_id = run.info.run_id
         _open_runs[self.run_id] = self
         self._last_flush = time.monotonic()
         return self
@@ -119,8 +103,6 @@ class RunRecorder:
         """Flush, tag and terminate the run (idempotent)."""
         if self.run_id is None or self.status is not None:
             return
-        import mlflow
-
         from nnexp.tracking import reserve
 
         status, tags = _terminal_status(exc)
@@ -134,7 +116,7 @@ class RunRecorder:
                 self.flush()
         except BaseException as err:  # a second Ctrl-C mid-flush still ends the run
             if not reserve.is_disk_full(err):
-                self._terminate(mlflow, status)
+                self._terminate(status)
                 raise
             full = True
         if full:  # the reserve next to a SQLite store makes room to end the run (reserve.py)
@@ -143,7 +125,7 @@ class RunRecorder:
             with contextlib.suppress(Exception):
                 self._client.set_tag(self.run_id, "error", "disk full (no space left on device)")
             try:
-                self._terminate(mlflow, status)
+                self._terminate(status)
             except Exception as err:
                 if not reserve.is_disk_full(err):
                     raise
@@ -153,16 +135,12 @@ class RunRecorder:
             raise TrackingError(
                 reserve.disk_full_message(self.store.uri, self.run_id, ended=freed)
             ) from None
-        self._terminate(mlflow, status)
+        self._terminate(status)
 
-    def _terminate(self, mlflow: Any, status: str) -> None:
+    def _terminate(self, status: str) -> None:
         self.status = status
         _open_runs.pop(self.run_id, None)
-        active = mlflow.active_run()
-        if active is not None and active.info.run_id == self.run_id:
-            mlflow.end_run(status=status)
-        else:
-            self._client.set_terminated(self.run_id, status=status)
+        self._client.set_terminated(self.run_id, status=status)
 
     # -- writing ----------------------------------------------------------------------------
     def log_params(self, params: Mapping[str, Any]) -> None:
@@ -194,7 +172,10 @@ class RunRecorder:
                 continue
             value = float(value)
             if value == value and abs(value) != float("inf"):
-                self._pending.append(Metric(key, value, now, int(step)))
+                point = Metric(key, value, now, int(step))
+                self._pending.append(point)
+                if point.step == 0:
+                    self.step0_metrics.append(point)
         if len(self._pending) >= MAX_METRICS_PER_BATCH:
             self.flush()
 
@@ -209,21 +190,17 @@ class RunRecorder:
             self.flush()
 
     def flush(self) -> None:
-        """Write the queued metrics (and queued tags, with the first batch)."""
+        """Write the queued metrics (rows in one statement where the store allows:
+        :mod:`nnexp.tracking.metric_rows`), then the queued tags."""
         from mlflow.entities import RunTag
+
+        from nnexp.tracking.metric_rows import log_metric_points
 
         pending, self._pending = self._pending, []
         tags = [RunTag(key, value) for key, value in self._pending_tags.items()]
         self._pending_tags = {}
-        batches = [
-            pending[i : i + MAX_METRICS_PER_BATCH]
-            for i in range(0, len(pending), MAX_METRICS_PER_BATCH)
-        ]
-        batches = batches or ([[]] if tags else [])
-        for index, metrics in enumerate(batches):
-            first = tags[:MAX_PARAMS_PER_BATCH] if index == 0 else []
-            self._client.log_batch(self.run_id, metrics=metrics, tags=first)
-        for start in range(MAX_PARAMS_PER_BATCH, len(tags), MAX_PARAMS_PER_BATCH):
+        log_metric_points(self._client, self.run_id, pending)
+        for start in range(0, len(tags), MAX_PARAMS_PER_BATCH):
             self._client.log_batch(self.run_id, tags=tags[start : start + MAX_PARAMS_PER_BATCH])
         self._last_flush = time.monotonic()
 

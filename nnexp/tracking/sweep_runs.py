@@ -252,7 +252,7 @@ class SweepRuns:
             return run.data.tags["model_uri"]
         import os
 
-        import mlflow
+        from mlflow.entities import RunTag
 
         from nnexp.build import build_splits
 
@@ -265,22 +265,21 @@ class SweepRuns:
         with tempfile.TemporaryDirectory(prefix="nnexp-best-") as tmp:
             local = self.client.download_artifacts(run_id, "model.npz", tmp)
             model = load_model(local)
-        from nnexp.tracking.reaper import claimed
         from nnexp.tracking.store import set_fluent_uri
 
         set_fluent_uri(self.store.uri)
-        while mlflow.active_run() is not None:
-            mlflow.end_run()
-        # reopened RUNNING: it must name this (live) process, not the trial's finished one
-        with claimed(self.client, run), mlflow.start_run(run_id=run_id):
-            uri = log_pyfunc_model(
-                model,
-                splits.scaler_mean,
-                splits.scaler_std,
-                example=splits.train.X[:5],
-                feature_names=dataset.feature_names,
-            )
-            mlflow.set_tags(model_tags(uri, run_id) | {"best_trial": "true"})
+        # The finished run is not reopened: the model is linked to it explicitly, so it stays
+        # FINISHED (and no reaper can take it for a dead process's run) throughout.
+        uri = log_pyfunc_model(
+            model,
+            splits.scaler_mean,
+            splits.scaler_std,
+            example=splits.train.X[:5],
+            run_id=run_id,
+            feature_names=dataset.feature_names,
+        )
+        tags = model_tags(uri, run_id) | {"best_trial": "true"}
+        self.client.log_batch(run_id, tags=[RunTag(key, value) for key, value in tags.items()])
         return uri
 
 

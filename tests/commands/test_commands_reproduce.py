@@ -210,7 +210,7 @@ def test_sweep_parent_is_refused_with_a_pointer_to_its_runs(store):
     from nnexp.tracking import RunRecorder, open_store
 
     tracking = open_store(store.uri, "nnexp", str(store.artifacts))
-    with RunRecorder(tracking, tags={"nnexp.kind": "sweep"}, activate=False) as parent:
+    with RunRecorder(tracking, tags={"nnexp.kind": "sweep"}) as parent:
         pass
     with pytest.raises(NnexpError, match=r"is a sweep parent.*runs --parent"):
         store.command("reproduce", parent.run_id)

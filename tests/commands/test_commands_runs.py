@@ -103,9 +103,7 @@ def test_parent_lists_only_its_children(store, capsys):
 
     loner = store.make_run()
     tracking = open_store(store.uri, "nnexp", str(store.artifacts))
-    with RunRecorder(
-        tracking, run_name="grid", tags={"nnexp.kind": "multirun"}, activate=False
-    ) as p:
+    with RunRecorder(tracking, run_name="grid", tags={"nnexp.kind": "multirun"}) as p:
         kids = [
             store.make_run(f"model.activation={name}", parent_run_id=p.run_id)
             for name in ("relu", "sigmoid")

@@ -266,8 +266,10 @@ def test_logged_model_is_self_contained_and_takes_arrays_and_frames(tmp_path, mo
     raw = rng.normal(size=(25, 4))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with mlflow.start_run() as run:
-            uri = log_pyfunc_model(model, mean, std, raw[:5], feature_names=names)
+        run = mlflow.MlflowClient().create_run("0")
+        uri = log_pyfunc_model(
+            model, mean, std, raw[:5], run_id=run.info.run_id, feature_names=names
+        )
         assert uri.startswith("models:/m-")
         tags = model_tags(uri, run.info.run_id)
         assert tags == {"model_uri": uri, "model_run_uri": f"runs:/{run.info.run_id}/model"}
@@ -323,8 +325,10 @@ def test_logged_model_with_batchnorm_predicts_like_the_engine(tmp_path, monkeypa
     raw = rng.normal(scale=3.0, size=(60, 3))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with mlflow.start_run():
-            uri = log_pyfunc_model(model, mean, std, raw[:5], feature_names=["a", "b", "c"])
+        run = mlflow.MlflowClient().create_run("0")
+        uri = log_pyfunc_model(
+            model, mean, std, raw[:5], run_id=run.info.run_id, feature_names=["a", "b", "c"]
+        )
         pyfunc = mlflow.pyfunc.load_model(uri)
     standardised = (raw - mean) / std
     expected = model.predict(standardised)

@@ -1,0 +1,69 @@
+"""A run's logged model is linked as MLflow links it, without reading every metric's history.
+
+MLflow's ``log_model`` links the run's step-0 metrics to the new logged model by reading the
+full history of *every* metric key of the run (one query per key): for a run with the
+per-layer statistics that is 34 histories and most of a second. nnexp knows which metrics it
+logged at step 0, so it links them itself; the record must be the one MLflow would write.
+"""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+from mlflow.tracking import MlflowClient
+
+pytestmark = pytest.mark.slow
+
+RUN = ["data.n_samples=200", "trainer.epochs=6", "trainer.progress=false"]
+
+
+def _run(tmp_path, monkeypatch):
+    from nnexp.config.compose import compose_config
+    from nnexp.run import run_experiment
+
+    monkeypatch.chdir(tmp_path)
+    return run_experiment(compose_config(RUN))
+
+
+def test_the_model_carries_the_runs_final_metrics_params_and_source(tmp_path, monkeypatch):
+    result = _run(tmp_path, monkeypatch)
+    client = MlflowClient(result.store_uri)
+    run = client.get_run(result.run_id)
+    (output,) = run.outputs.model_outputs
+    assert output.step == 0
+    model = client.get_logged_model(output.model_id)
+    assert result.model_uri == f"models:/{model.model_id}"
+    assert model.source_run_id == result.run_id
+    assert model.experiment_id == run.info.experiment_id
+    assert model.status.to_proto() == model.status.READY.to_proto()
+    assert model.params == run.data.params
+    linked = {m.key: m.value for m in model.metrics}
+    assert linked == {key: float(value) for key, value in result.final_metrics.items()}
+    assert {m.run_id for m in model.metrics} == {result.run_id}
+    assert all(m.step == 0 for m in model.metrics)
+    # linking adds no point to the run's own history
+    (final,) = client.get_metric_history(result.run_id, "final_val_loss")
+    assert final.value == result.final_metrics["final_val_loss"]
+    # the per-epoch curves are the run's, not the model's
+    assert "train_loss" in run.data.metrics and "train_loss" not in linked
+    # MLflow's own search finds the model by its metric
+    found = client.search_logged_models(
+        experiment_ids=[run.info.experiment_id],
+        filter_string=f"metrics.final_val_loss = {result.final_metrics['final_val_loss']!r}",
+    )
+    assert [m.model_id for m in found] == [model.model_id]
+
+
+def test_no_metric_history_is_read_to_link_the_model(tmp_path, monkeypatch):
+    reads = []
+    real = MlflowClient.get_metric_history
+
+    def counted(self, run_id, key):
+        reads.append(key)
+        return real(self, run_id, key)
+
+    monkeypatch.setattr(MlflowClient, "get_metric_history", counted)
+    result = _run(tmp_path, monkeypatch)
+    assert result.model_uri.startswith("models:/m-")
+    assert reads == []
+    assert mlflow.active_run() is None
