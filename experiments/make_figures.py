@@ -263,7 +263,7 @@ def layer_panels(
 
 def capacity_boundaries_figure(reader: Any, path: Path) -> Path:
     """Decision boundaries of the capacity sweep at a narrow, the best and a wide width."""
-    from nnexp.commands.boundaries import draw_run_boundaries
+    from nnexp.records.boundaries import draw_run_boundaries
 
     parent = newest_parent(reader, "capacity", "sweep")
     by_width = {int(run.tags["trial.param.width"]): run for run in children(reader, parent)

@@ -86,7 +86,7 @@ def main(args: list[str]) -> int:
 
 def draw_boundaries(reader: Any, runs: list[Any], curves_path: Path) -> None:
     """The runs' decision boundaries next to the learning curves' PNG (see --boundaries)."""
-    from nnexp.commands.boundaries import draw_run_boundaries
+    from nnexp.records.boundaries import draw_run_boundaries
 
     path = curves_path.with_name(f"{curves_path.stem}-boundaries.png")
     titles = [truncate(f"{run.name} ({short_id(run.run_id)})", LABEL_WIDTH) for run in runs]

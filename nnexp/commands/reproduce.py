@@ -17,9 +17,9 @@ import sys
 from typing import Any
 
 from nnexp.commands.common import make_parser, open_reader, short_id, warn
-from nnexp.commands.rebuild import check_data, rebuild_config, record_mismatch
 from nnexp.commands.replay import TIME_METRICS, compare_metrics, replay
 from nnexp.errors import NnexpError
+from nnexp.records.rebuild import check_data, rebuild_config, record_mismatch
 
 EXIT_SAME, EXIT_DIFFERENT = 0, 1
 PROVENANCE = (

@@ -1,6 +1,6 @@
 """The sweep parent's ``best_decision_boundaries.png``: its best trials' decision regions side
 by side (classification on two features), drawn from the trials' records like
-``compare --boundaries`` (:mod:`nnexp.commands.boundaries`)."""
+``compare --boundaries`` (:mod:`nnexp.records.boundaries`)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def best_boundaries(study: Any, rows: list[dict[str, Any]], store_uri: str, fold
     if not best:
         return []
     try:
-        from nnexp.commands.boundaries import draw_run_boundaries
+        from nnexp.records.boundaries import draw_run_boundaries
         from nnexp.tracking.reader import StoreReader
 
         reader = StoreReader(store_uri)

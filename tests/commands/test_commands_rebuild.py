@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from omegaconf import OmegaConf
 
-from nnexp.commands.rebuild import config_from_params, config_from_yaml, record_mismatch
 from nnexp.commands.replay import compare_metrics
 from nnexp.config.compose import compose_config
 from nnexp.config.flatten import flatten_config
 from nnexp.errors import NnexpError
+from nnexp.records.rebuild import config_from_params, config_from_yaml, record_mismatch
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,8 @@ import time
 import pytest
 
 from nnexp.cmdline import command_line, shell_line, split_line
-from nnexp.commands.record_yaml import MAX_NODES, MAX_RECORD_BYTES, literal, load_record_yaml
 from nnexp.errors import NnexpError
+from nnexp.records.record_yaml import MAX_NODES, MAX_RECORD_BYTES, literal, load_record_yaml
 
 # Values Hydra accepts that a shell or a naive split would mangle: a quote, command
 # substitution, backticks and globs, spaces, backslashes, unicode, '=' and a newline.
@@ -165,7 +165,7 @@ def _default_params() -> dict[str, str]:
 
 
 def test_interpolation_in_a_param_is_text_not_the_environment(monkeypatch):
-    from nnexp.commands.rebuild import config_from_params
+    from nnexp.records.rebuild import config_from_params
 
     monkeypatch.setenv("NNEXP_TEST_SECRET", "env-value-must-not-appear")
     params = _default_params() | {"tracking.experiment_name": "${oc.env:NNEXP_TEST_SECRET}"}
@@ -174,7 +174,7 @@ def test_interpolation_in_a_param_is_text_not_the_environment(monkeypatch):
 
 
 def test_alias_bomb_in_a_param_is_refused():
-    from nnexp.commands.rebuild import config_from_params
+    from nnexp.records.rebuild import config_from_params
 
     bomb = "[" + ", ".join(["&a [1, 1, 1, 1, 1, 1, 1, 1, 1]"] + ["*a"] * 3000) + "]"
     with pytest.raises(NnexpError, match=r"^param model.hidden_sizes of the run expands to more"):

@@ -16,8 +16,8 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
-from nnexp.commands.record_yaml import RecordRefused
 from nnexp.errors import NnexpError
+from nnexp.records.record_yaml import RecordRefused
 
 CONFIG_ARTIFACT = "config.yaml"
 MAX_PARAM_LENGTH = 6000  # what nnexp.tracking.recorder.RunRecorder.log_params keeps
@@ -43,7 +43,7 @@ def rebuild_config(reader: Any, run: Any) -> RebuiltConfig:
 
     The artifact is read bounded and its strings taken literally (:mod:`.record_yaml`).
     """
-    from nnexp.commands.record_yaml import MAX_RECORD_BYTES, decode_record
+    from nnexp.records.record_yaml import MAX_RECORD_BYTES, decode_record
 
     data = reader.read_bytes(run.run_id, CONFIG_ARTIFACT, MAX_RECORD_BYTES)
     if data is not None:
@@ -70,8 +70,8 @@ def config_from_yaml(text: str, run_id: str) -> Any:
     """The resolved config YAML merged onto the schema (types checked, nothing evaluated)."""
     from omegaconf import OmegaConf
 
-    from nnexp.commands.record_yaml import load_record_yaml
     from nnexp.config.schema import NnexpConfig
+    from nnexp.records.record_yaml import load_record_yaml
 
     data = load_record_yaml(text, _artifact_name(run_id))
     data = {} if data is None else data
@@ -128,7 +128,7 @@ def parse_param(text: str, kind: Any, what: str = "a param") -> Any:
     What YAML leaves as text (``1e-08``) is converted by OmegaConf to the key's type. Strings
     are literal: a ``${...}`` in a param is text, never evaluated (:func:`.record_yaml.literal`).
     """
-    from nnexp.commands.record_yaml import literal, load_record_yaml
+    from nnexp.records.record_yaml import literal, load_record_yaml
 
     if text == "null":
         return None

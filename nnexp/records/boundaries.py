@@ -20,9 +20,9 @@ MODEL_ARTIFACT = "model.npz"
 def boundary_panel(reader: Any, run: Any, title: str) -> tuple[dict[str, Any] | None, str]:
     """``(panel, "")`` for :func:`nnexp.inspect_plots.draw_boundaries`, or ``(None, reason)``."""
     from nnexp.build import build_splits
-    from nnexp.commands.rebuild import rebuild_config
     from nnexp.inspect_plots import boundary_panel as panel_of
     from nnexp.nn import load_model
+    from nnexp.records.rebuild import rebuild_config
 
     cfg = rebuild_config(reader, run).cfg
     dataset, splits = build_splits(cfg.data, int(cfg.seed))
