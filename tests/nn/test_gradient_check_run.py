@@ -54,3 +54,18 @@ def test_a_wrong_gradient_names_its_layer():
     check = check_model(model, X, y)
     assert check.worst[0] == "W2" and check.max_error > MAX_RELATIVE_ERROR
     assert check.failure().startswith("gradient check failed: layer 2 (W2) has relative error ")
+
+
+def test_a_large_batchnorm_network_is_checked_in_training_mode_and_left_untouched():
+    """The sampled check differentiates the training-mode loss (batch statistics), as the full
+    check does, and leaves the running statistics as they were. (It once compared backprop
+    with finite differences of the eval-mode loss, failing every BatchNorm network with a layer
+    too large for the full check, and moved the running statistics of the model it checked.)"""
+    X, y = _data(d=40)
+    model = MLP([40, 30, 1], activation="tanh", output="sigmoid", norm="batch", rng=5)
+    model.loss_and_grads(X * 3.0 + 1.0, y)  # running statistics away from their start
+    buffers = [b.copy() for b in model.buffers]
+    assert model.params[0].size > MAX_ELEMENTS_PER_ARRAY
+    check = check_model(model, X, y)
+    assert check.failure() is None and check.max_error < 1e-7
+    assert all(np.array_equal(a, b) for a, b in zip(buffers, model.buffers, strict=True))
