@@ -181,9 +181,12 @@ def _run_job(cfg: Any) -> Any:
 
 def _report(exc: BaseException) -> int:
     """End open runs with the status ``exc`` implies, print one line, return the exit code."""
-    from nnexp.errors import NnexpError
+    from nnexp.errors import NnexpError, Uncaught
     from nnexp.redact import redact
     from nnexp.signals import Terminated
+
+    if isinstance(exc, Uncaught):
+        exc = exc.error
 
     if isinstance(exc, SystemExit):
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

@@ -16,3 +16,13 @@ class ConfigError(NnexpError):
 
 class TrackingError(NnexpError):
     """The MLflow store cannot be reached or written."""
+
+
+class Uncaught(BaseException):
+    """Carries an :class:`NnexpError` through code that swallows ``Exception``: Hydra turns a
+    callback's exception into a warning and goes on (a refused multirun would run anyway).
+    ``nnexp.cli`` reports the error it carries as if it had been raised."""
+
+    def __init__(self, error: NnexpError) -> None:
+        super().__init__(str(error))
+        self.error = error

@@ -44,8 +44,16 @@ class MultirunParent(Callback):
         if not config.tracking.enabled or config.get("sweep") is not None:
             return
         from nnexp.cmdline import command_line, shell_line
+        from nnexp.errors import ConfigError, Uncaught
+        from nnexp.multirun_check import check_cluster_store, check_multirun_values
         from nnexp.tracking import RunRecorder, open_store
 
+        try:  # before the parent exists; through Hydra, which would only warn about it
+            check_cluster_store(config)
+            check_multirun_values(list(config.hydra.overrides.task))
+        except ConfigError as error:
+            self._discard()
+            raise Uncaught(error) from None
         tracking = config.tracking
         store = open_store(tracking.uri, tracking.experiment_name, tracking.artifact_location)
         overrides = shell_line(list(config.hydra.overrides.task))
@@ -81,6 +89,9 @@ class MultirunParent(Callback):
             self.recorder.end(_job_errors[0] if _job_errors else None)
             os.environ.pop(PARENT_RUN_ENV, None)
             self.recorder = None
+        self._discard()
+
+    def _discard(self) -> None:
         if self.sweep_dir is not None:
             remove_sweep_dir(self.sweep_dir)
             self.sweep_dir = None

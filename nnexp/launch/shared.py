@@ -36,12 +36,21 @@ def check_shared(
             "share: use a PostgreSQL study (sweep.storage=postgresql+psycopg://..., README 'Scale "
             f"out'), or {OPT_IN} if every node mounts this path"
         )
-    if tracking_uri is not None and _is_file(tracking_uri):
-        raise ConfigError(
-            f"tracking.uri={redact(tracking_uri)} is a local MLflow store, which Slurm jobs on "
-            "other nodes cannot share: use an MLflow server (tracking=server tracking.uri=http://"
-            f"HOST:PORT, README 'Scale out'), or {OPT_IN} if every node mounts this path"
-        )
+    check_shared_tracking(tracking_uri, shared_filesystem)
+
+
+def check_shared_tracking(tracking_uri: str | None, shared_filesystem: bool) -> None:
+    """Raise :class:`ConfigError` if the MLflow store (None: tracking off) is a local file.
+
+    Also for a Hydra multirun on Slurm (``hydra/launcher=submitit_slurm``), whose jobs write
+    their runs into the store from the nodes."""
+    if shared_filesystem or tracking_uri is None or not _is_file(tracking_uri):
+        return
+    raise ConfigError(
+        f"tracking.uri={redact(tracking_uri)} is a local MLflow store, which Slurm jobs on "
+        "other nodes cannot share: use an MLflow server (tracking=server tracking.uri=http://"
+        f"HOST:PORT, README 'Scale out'), or {OPT_IN} if every node mounts this path"
+    )
 
 
 def _is_file(uri: str) -> bool:

@@ -37,7 +37,9 @@ def test_multirun_of_three_slurm_jobs_is_grouped_under_one_parent(slurm_sweep) -
 
 
 def test_a_failing_slurm_job_fails_the_multirun_with_its_error(slurm_sweep) -> None:
-    """A job's bad value is raised in its Slurm job and reported by the launching command."""
+    """A job that fails on its data (a batch larger than its training split, which only the job
+    can tell: a bad value is refused before anything is submitted) is raised in its Slurm job
+    and reported by the launching command."""
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     result = slurm_sweep.run(
         "-m",
@@ -47,12 +49,12 @@ def test_a_failing_slurm_job_fails_the_multirun_with_its_error(slurm_sweep) -> N
         "trainer.progress=false",
         "tracking.log_model=false",
         *slurm_sweep.tracking(),
-        "optimizer.lr=0.1,-1",
+        "trainer.batch_size=16,5000",
     )
     assert result.returncode == 2, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("nnexp: error:")]
-    assert len(errors) == 1 and "optimizer.lr=-1" in errors[0], result.stderr
+    assert len(errors) == 1 and "trainer.batch_size=5000" in errors[0], result.stderr
     parents, children = slurm_sweep.kinds("multirun")
     assert len(parents) == 1
     assert parents[0].info.status != "RUNNING"
-    assert [float(c.data.params["optimizer.lr"]) for c in children] == [0.1]
+    assert [int(c.data.params["trainer.batch_size"]) for c in children] == [16]

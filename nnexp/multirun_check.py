@@ -1,0 +1,66 @@
+"""Refuse a multirun's bad value before its MLflow parent run exists.
+
+Hydra composes each job of ``python -m nnexp -m optimizer.lr=0.1,abc`` only when it launches
+it, after ``on_multirun_start`` has created the parent: a bad value left a FAILED parent with
+no (or some) jobs behind it. Here every *value* of every swept key is composed and validated
+once, the other keys at their first value: ``1 + sum(len(values) - 1)`` compositions, not one
+per job (a 5 x 5 grid costs 9, not 25). What only a combination of values gets wrong, or only
+the data show (a batch larger than the split), is still refused by the job itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+def job_variants(task_overrides: Sequence[str]) -> list[list[str]]:
+    """Override lists that together use every value of every swept key once (Hydra's basic
+    sweeper's expansion: ``key=a,b``, ``range(...)``, ``choice(...)``)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    alternatives: list[list[str]] = []
+    for override in OverridesParser.create().parse_overrides(list(task_overrides)):
+        key = override.get_key_element()
+        if override.is_sweep_override() and override.is_discrete_sweep():
+            values = [f"{key}={value}" for value in override.sweep_string_iterator()]
+            alternatives.append(values or [override.input_line])
+        elif override.is_sweep_override():
+            return []  # an interval sweep: Hydra's basic sweeper reports it itself
+        else:
+            alternatives.append([f"{key}={override.get_value_element_as_str()}"])
+    first = [values[0] for values in alternatives]
+    variants = [first]
+    for index, values in enumerate(alternatives):
+        for value in values[1:]:
+            variant = list(first)
+            variant[index] = value
+            variants.append(variant)
+    return variants
+
+
+def check_cluster_store(config: Any) -> None:
+    """With Hydra's submitit Slurm launcher, refuse a local MLflow store as ``sweep.launcher=
+    slurm`` does (the jobs run on other nodes), unless ``launcher.shared_filesystem=true``."""
+    from omegaconf import OmegaConf
+
+    target = str(OmegaConf.select(config, "hydra.launcher._target_") or "")
+    if "submitit" not in target or "Local" in target.rsplit(".", 1)[-1]:
+        return
+    from nnexp.launch.shared import check_shared_tracking
+    from nnexp.project import tracking_uri
+
+    check_shared_tracking(
+        tracking_uri(config.tracking.uri).value, bool(config.launcher.shared_filesystem)
+    )
+
+
+def check_multirun_values(task_overrides: Sequence[str]) -> None:
+    """Raise :class:`nnexp.errors.ConfigError` (one line) on the first value a job would refuse
+    at composition or config validation."""
+    from nnexp.config.compose import compose_config
+    from nnexp.launch.slurm_sweep import refuse_launcher_options
+
+    for variant in job_variants(task_overrides):
+        refuse_launcher_options(variant)
+        compose_config(variant)
