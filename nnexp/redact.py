@@ -12,6 +12,8 @@ inside shell quotes:
 
 - ``scheme://user:password@host`` -> ``scheme://user:***@host`` (the user name is kept: it
   helps debugging);
+- ``scheme://TOKEN@host`` (no password) -> ``scheme://***@host``: a lone user name may be a
+  token, so it is redacted whole, as pip does;
 - a query or keyword parameter whose name says it holds a secret (``?password=``,
   ``&client_secret=``, ``;sslpassword=``, ``?X-Amz-Signature=``, ``api_key=``...) -> ``***``.
 """
@@ -31,6 +33,12 @@ _CREDENTIALS = re.compile(
     rf"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*{_ESC}://)"
     rf"(?P<user>(?:\\.|[^:/@\s'\"\\])*)(?P<colon>{_ESC}:)"
     r"(?P<secret>(?:\\.|[^/\s\"\\])+?)@(?=[^@/\s'\"]*(?:[/\s'\"]|$))"
+)
+# A user name without a password may be a token (``https://TOKEN@host``, GitHub's and
+# Databricks' form): redacted whole, as pip's ``redact_auth_from_url`` does.
+_LONE_USER = re.compile(
+    rf"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*{_ESC}://)"
+    r"(?:\\.|[^:/@\s'\"\\])+@(?=[^@/\s'\"]*(?:[/\s'\"]|$))"
 )
 _SECRET_WORDS = (
     "password|passwd|pwd|pass|secret|token|api_?key|apikey|access_?key|private_?key|"
@@ -52,6 +60,7 @@ def redact(text: Any) -> str:
         text = str(text)
     if "@" in text:
         text = _CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}{m['colon']}{REDACTED}@", text)
+        text = _LONE_USER.sub(lambda m: f"{m['scheme']}{REDACTED}@", text)
     if "=" in text:
         text = _QUERY_SECRET.sub(lambda m: f"{m['key']}{REDACTED}", text)
     return text

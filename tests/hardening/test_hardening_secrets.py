@@ -48,8 +48,13 @@ SECRET = "Sekr1tPw"  # every secret below contains it; grepped for in every byte
         ("https://h/x?client_secret=Sekr1tPw", "https://h/x?client_secret=***"),
         ("host=h password=Sekr1tPw dbname=x", "host=h password=*** dbname=x"),
         ("MLFLOW_TRACKING_PASSWORD=Sekr1tPw", "MLFLOW_TRACKING_PASSWORD=***"),
+        # a user name alone may be a token: redacted whole (pip's rule)
+        ("https://ghp_Sekr1tPw@example.com/x", "https://***@example.com/x"),
+        ("tracking.uri=https\\://Sekr1tPw@h\\:1/", "tracking.uri=https\\://***@h\\:1/"),
+        ("'tracking.uri=https://Sekr1tPw@h:1'", "'tracking.uri=https://***@h:1'"),
         # not secrets: left alone
         ("http://localhost:5000/ and a@b.com", "http://localhost:5000/ and a@b.com"),
+        ("git@github.com:nnexp/nnexp.git", "git@github.com:nnexp/nnexp.git"),
         ('["http://h:5000", "a@b.com"]', '["http://h:5000", "a@b.com"]'),
         ("optimizer.lr=0.1 tracking.log_model=false", "optimizer.lr=0.1 tracking.log_model=false"),
     ],
