@@ -38,7 +38,7 @@ _CREDENTIALS = re.compile(
 # Databricks' form): redacted whole, as pip's ``redact_auth_from_url`` does.
 _LONE_USER = re.compile(
     rf"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*{_ESC}://)"
-    r"(?:\\.|[^:/@\s'\"\\])+@(?=[^@/\s'\"]*(?:[/\s'\"]|$))"
+    r"(?:\\[^:\\]|[^:/@\s'\"\\])+@(?=[^@/\s'\"]*(?:[/\s'\"]|$))"
 )
 _SECRET_WORDS = (
     "password|passwd|pwd|pass|secret|token|api_?key|apikey|access_?key|private_?key|"
