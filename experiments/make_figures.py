@@ -94,6 +94,53 @@ def multirun_figure(reader: Any, name: str, path: Path) -> Path:
     return plot_runs(curves, path, title)
 
 
+def seed_xor_figure(reader: Any, path: Path) -> Path:
+    """One panel per learning rate: every seed's train MSE over the longest budget, coloured by
+    whether that seed solves XOR; the tutorial's 1000-epoch budget marked. Seeds split into
+    two outcomes (a plateau at 3 of 4 points, or solved), so a mean band would hide the story."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    parent = newest_parent(reader, "seed_xor", "multirun")
+    runs = children(reader, parent)
+    longest = max(int(run.params["trainer.epochs"]) for run in runs)
+    runs = [run for run in runs if int(run.params["trainer.epochs"]) == longest]
+    rates = sorted({run.params["optimizer.lr"] for run in runs}, key=float)
+    figure, axes = plt.subplots(1, len(rates), figsize=(5.2 * len(rates), 4.2), dpi=100,
+                                layout="constrained", sharey=True, squeeze=False)  # fmt: skip
+    try:
+        for ax, rate in zip(axes[0], rates, strict=True):
+            chosen = sorted((run for run in runs if run.params["optimizer.lr"] == rate),
+                            key=lambda run: int(run.params["seed"]))  # fmt: skip
+            for run in chosen:
+                points = [
+                    (s, v) for s, v in reader.metric_history(run.run_id, "train_loss") if s > 0
+                ]
+                solved = run.metrics.get("final_train_accuracy") == 1.0
+                ax.plot([s for s, _ in points], [v for _, v in points], linewidth=1.4,
+                        color="tab:green" if solved else "tab:red",
+                        label=f"seed {run.params['seed']}: "
+                              f"{'solved' if solved else 'not solved'}")  # fmt: skip
+            ax.axvline(1000, color="0.5", linestyle=":", label="the tutorial's 1000 epochs")
+            ax.axhline(0.25, color="0.7", linestyle="--", label="always 0.5 (MSE 0.25)")
+            ax.set_yscale("log")
+            ax.set_xlabel("epoch")
+            n_solved = sum(run.metrics.get("final_train_accuracy") == 1.0 for run in chosen)
+            ax.set_title(f"lr={rate}: {n_solved} of {len(chosen)} seeds solve XOR", fontsize=10)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7, loc="lower left")
+        axes[0][0].set_ylabel("train MSE (one line per seed)")
+        figure.suptitle(f"seed_xor: the tutorial's 2-2-1 sigmoid network, {longest} epochs",
+                        fontsize=11)  # fmt: skip
+        path.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(path)
+    finally:
+        plt.close(figure)
+    return path
+
+
 def capacity_points(reader: Any) -> list[tuple]:
     """Per width of the newest capacity multirun: ``(width, train Summary, val Summary,
     majority diagnosis, runs)``, narrowest first."""
@@ -346,6 +393,8 @@ def make_figure(reader: Any, name: str, folder: Path) -> Path:
         return capacity_boundaries_figure(reader, path)
     if name == "capacity":
         return capacity_figure(reader, path)
+    if name == "seed_xor":
+        return seed_xor_figure(reader, path)
     if name == "digits":
         return digits_figure(reader, path)
     return multirun_figure(reader, name, path)

@@ -100,6 +100,24 @@ def first_epoch_at(key: str, threshold: float) -> Value:
     return value
 
 
+def gradient_ratio(reader: Any, run: Any) -> float | None:
+    """Layer 1's gradient norm over the last layer's, each averaged over the last half of the
+    logged epochs (the ratio nnexp's "vanishing gradients" cause reads)."""
+    layers = sorted(
+        int(key[5:].split("/")[0])
+        for key in run.metrics
+        if key.startswith("layer") and key.endswith("/grad_norm")
+    )
+    if len(layers) < 2:
+        return None
+    means = []
+    for layer in (layers[0], layers[-1]):
+        values = history(reader, run, f"layer{layer}/grad_norm")
+        tail = values[len(values) // 2 :]
+        means.append(sum(tail) / len(tail))
+    return means[0] / means[1]
+
+
 def diagnosis(reader: Any, run: Any) -> str:
     return run.tags.get("diagnosis", "-")
 
@@ -125,8 +143,9 @@ def format_ci(summary: Any) -> str:
     half = summary.half_width
     if abs(summary.mean) >= 1e4 or half >= 1e4:
         return f"{summary.mean:.2e} ± {half:.1e}"
-    if half == 0:
-        return f"{summary.mean:.3g} ± 0"
+    if half == 0:  # every seed gave the same value: a count, or an accuracy on a small set
+        mean = summary.mean
+        return f"{mean:.0f} ± 0" if mean == round(mean) else f"{mean:.3f} ± 0"
     decimals = min(6, max(0, 1 - math.floor(math.log10(half))))
     return f"{summary.mean:.{decimals}f} ± {half:.{decimals}f}"
 
@@ -190,6 +209,11 @@ def _sort_key(value: str) -> tuple[int, float, str]:
         return (1, 0.0, value)
 
 
+def shown(value: str) -> str:
+    """A param value as typed: ``3.0`` (Hydra's float of ``3``) as ``3``."""
+    return value[:-2] if value.endswith(".0") and value[:-2].lstrip("-").isdigit() else value
+
+
 def seed_groups(runs: Sequence[Any]) -> tuple[list[str], list[tuple[tuple[str, ...], list[Any]]]]:
     """The params the runs differ in (``seed`` aside) and the runs grouped by their values.
 
@@ -222,7 +246,7 @@ def table_lines(reader: Any, table: Table) -> list[str]:
     header = [names[key] for key in keys] + [column.header for column in table.columns]
     rows = []
     for values, runs in groups:
-        row = list(values)
+        row = [shown(value) for value in values]
         for column in table.columns:
             if isinstance(column, Stat):
                 row.append(stat_cell([column.value(reader, run) for run in runs], column.empty))
@@ -248,7 +272,7 @@ def per_seed_lines(keys: list[str], names: dict[str, str], groups: Sequence, key
     for values, runs in groups:
         by = {int(run.params["seed"]): run.metrics.get(key) for run in runs}
         cells = [MISSING if by.get(s) is None else f"{by[s]:.3g}" for s in seeds]
-        rows.append([*values, *cells])
+        rows.append([*(shown(value) for value in values), *cells])
     header = [names[k] for k in keys] + [f"seed {s}" for s in seeds]
     return [f"{key} of each seed (one run each)", "", *markdown(header, rows)]
 
@@ -294,6 +318,7 @@ TABLES: dict[str, list[Table]] = {
                 Stat("epochs run", metric("epochs_run")),
                 DIAGNOSIS,
             ],
+            per_seed="epochs_run",
         )
     ],
     "regularization": [
@@ -314,6 +339,7 @@ TABLES: dict[str, list[Table]] = {
                 TEST_ACC,
                 DIAGNOSIS,
                 Count("vanishing gradients named", cause_named("vanishing")),
+                Stat("layer 1 / layer 6 gradient norm (last 50% of epochs)", gradient_ratio),
             ],
             where={"optimizer.name": "sgd"},
         ),
