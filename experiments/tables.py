@@ -362,6 +362,7 @@ TABLES: dict[str, list[Table]] = {
             "dead_relu",
             "dead_relu",
             [
+                TRAIN_LOSS,
                 VAL_LOSS,
                 Stat("dead units, layer 1 (last epoch)", metric("layer1/dead_fraction")),
                 Stat("dead units, layer 2 (last epoch)", metric("layer2/dead_fraction")),
@@ -369,6 +370,7 @@ TABLES: dict[str, list[Table]] = {
                 DIAGNOSIS,
                 Count("dead units named", cause_named("dead units")),
             ],
+            per_seed="final_train_loss",
         )
     ],
 }
