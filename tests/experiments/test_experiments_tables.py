@@ -119,3 +119,74 @@ def test_sklearn_baseline_trains_on_nnexps_own_split():
     count = metrics["test_accuracy"] * len(splits.test.y)
     assert count == pytest.approx(round(count), abs=1e-9)
     assert params["sklearn.max_iter"] == 3
+
+
+README = (EXPERIMENTS / "README.md").read_text()
+
+
+def readme_lines(prefix: str) -> list[list[str]]:
+    """The words of every line of the README's ```bash blocks that starts with ``prefix``."""
+    import shlex
+
+    lines, in_bash = [], False
+    for raw in README.splitlines():
+        if raw.startswith("```"):
+            in_bash = raw.strip() == "```bash"
+            continue
+        if in_bash and raw.startswith(prefix):
+            lines.append(shlex.split(raw, comments=True))
+    return lines
+
+
+def first_value(override: str) -> str:
+    """One job of a multirun override: ``seed=range(5)`` -> ``seed=0``, ``k=a,b`` -> ``k=a``."""
+    key, _, value = override.partition("=")
+    if value.startswith("range("):
+        return f"{key}=0"
+    depth, cut = 0, len(value)
+    for i, char in enumerate(value):
+        depth += char == "["
+        depth -= char == "]"
+        if char == "," and depth == 0:
+            cut = i
+            break
+    return f"{key}={value[:cut]}"
+
+
+def test_readme_run_commands_compose_and_repeat_over_five_seeds():
+    from nnexp.config.compose import compose_config
+
+    commands = [
+        words[3:] for words in readme_lines("python -m nnexp ") if "+experiment" in " ".join(words)
+    ]
+    assert len(commands) >= 9
+    for words in commands:
+        overrides = [first_value(w) for w in words if w != "-m"]
+        cfg = compose_config([*overrides, "tracking=off"])
+        assert cfg.data.seed == 0  # the split stays fixed while `seed` varies
+        if "-m" in words:
+            assert "seed=range(5)" in words, words  # every multirun repeats over 5 seeds
+
+
+def test_readme_scripts_name_known_tables_and_figures():
+    import make_figures
+
+    scripts = readme_lines("python experiments/")
+    names = {name for words in scripts if words[1].endswith("tables.py") for name in words[2:]}
+    figures = {
+        name for words in scripts if words[1].endswith("make_figures.py") for name in words[2:]
+    }
+    assert names == set(tables.NAMES)
+    assert figures == set(make_figures.SOURCES)
+    assert any(words[1] == "experiments/sklearn_digits.py" for words in scripts)
+
+
+def test_figures_are_drawn_from_a_recorded_multirun(recorded_multirun, tmp_path):
+    import make_figures
+
+    uri = recorded_multirun.store_uri
+    assert (
+        make_figures.main(["learning_rate", "--tracking-uri", uri, "--output-dir", str(tmp_path)])
+        == 0
+    )
+    assert (tmp_path / "learning_rate.png").stat().st_size > 10_000
