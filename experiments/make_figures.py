@@ -236,7 +236,7 @@ def digits_figure(reader: Any, path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from tables import digits_record
+    from tables import confirmed_groups, digits_record
 
     from nnexp.stats import summarize
 
@@ -261,9 +261,10 @@ def digits_figure(reader: Any, path: Path) -> Path:
         left.grid(alpha=0.3)
         left.legend(fontsize=8)
 
-        groups = dict(sorted(record["confirm"].items(), key=lambda kv: (kv[0] != winner, kv[0])))
-        if record["baseline"]:
-            groups["sklearn\nMLPClassifier"] = record["baseline"]
+        groups = {
+            label.replace(" ", "\n", 1) if label.startswith("sklearn") else label: runs
+            for label, runs in confirmed_groups(record).items()
+        }
         for x, (label, members) in enumerate(groups.items()):
             values = [run.metrics["test_accuracy"] for run in members]
             stats = summarize(values)

@@ -61,7 +61,9 @@ def run_config(run: Any) -> Any:
     from nnexp.config.compose import compose_config
 
     overrides = [o for o in shlex.split(run.tags["overrides"]) if not o.startswith("+sweep=")]
-    return compose_config([*overrides, "tracking=off"])
+    # the data seed the run used (the sweep's base seed), whether or not its overrides say it
+    data_seed = [f"data.seed={run.params['data.seed']}"] if "data.seed" in run.params else []
+    return compose_config([*overrides, *data_seed, "tracking=off"])
 
 
 def classifier(cfg: Any) -> Any:

@@ -406,6 +406,22 @@ def digits_record(reader: Any) -> dict[str, Any]:
     }
 
 
+def confirmed_groups(record: dict[str, Any]) -> dict[str, list[Any]]:
+    """``{label: runs}``: the winner, the other confirmed configurations by mean validation
+    loss, then the scikit-learn baseline (if logged)."""
+    from nnexp.stats import summarize
+
+    def key(item: tuple[str, list[Any]]) -> tuple[bool, float]:
+        label, runs = item
+        mean = summarize([run.metrics.get("final_val_loss", math.nan) for run in runs]).mean
+        return (label != record["winner"], mean if math.isfinite(mean) else math.inf)
+
+    groups = dict(sorted(record["confirm"].items(), key=key))
+    if record["baseline"]:
+        groups["sklearn MLPClassifier"] = record["baseline"]
+    return groups
+
+
 def by_seed(runs: Sequence[Any], key: str) -> dict[int, float]:
     return {
         int(run.params.get("seed", run.tags.get("seed"))): run.metrics[key]
@@ -448,9 +464,7 @@ def digits_lines(reader: Any) -> list[str]:
     lines += markdown(
         ["trial", "width", "lr", "final val loss", "test accuracy", "diagnosis"], rows
     )
-    groups = dict(sorted(record["confirm"].items(), key=lambda item: (item[0] != winner, item[0])))
-    if record["baseline"]:
-        groups["sklearn MLPClassifier"] = record["baseline"]
+    groups = confirmed_groups(record)
     rows = []
     for label, runs in groups.items():
         first = runs[0]
