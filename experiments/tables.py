@@ -68,8 +68,8 @@ class Table:
     kind: str = "multirun"
     #: params every child of the parent must have (tells two multiruns of one experiment apart)
     where: dict[str, str] = field(default_factory=dict)
-    #: also print this metric of every seed, one column per seed (for stories told per seed)
-    per_seed: str | None = None
+    #: also print these metrics of every seed, one column per seed (for stories told per seed)
+    per_seed: tuple[str, ...] = ()
 
 
 # --- values of one run ---------------------------------------------------------------------
@@ -260,8 +260,8 @@ def table_lines(reader: Any, table: Table) -> list[str]:
         f"mean ± 95% CI half-width (Student t) over {seed_count(groups)} seeds"
     )
     lines = [title, "", *markdown(header, rows)]
-    if table.per_seed:
-        lines += ["", *per_seed_lines(keys, names, groups, table.per_seed)]
+    for key in table.per_seed:
+        lines += ["", *per_seed_lines(keys, names, groups, key)]
     return lines
 
 
@@ -300,7 +300,7 @@ TABLES: dict[str, list[Table]] = {
                 Stat("final MSE", metric("final_train_loss")),
                 DIAGNOSIS,
             ],
-            per_seed="final_train_loss",
+            per_seed=("final_train_loss", "final_train_accuracy"),
         )
     ],
     "capacity": [
@@ -318,7 +318,7 @@ TABLES: dict[str, list[Table]] = {
                 Stat("epochs run", metric("epochs_run")),
                 DIAGNOSIS,
             ],
-            per_seed="epochs_run",
+            per_seed=("epochs_run",),
         )
     ],
     "regularization": [
@@ -370,7 +370,7 @@ TABLES: dict[str, list[Table]] = {
                 DIAGNOSIS,
                 Count("dead units named", cause_named("dead units")),
             ],
-            per_seed="final_train_loss",
+            per_seed=("final_train_loss",),
         )
     ],
 }
