@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -42,6 +43,8 @@ SOURCES = {
     "capacity_boundaries": "multirun",
     "dead_relu": "multirun",
 }
+#: a cause's name in the ``diagnosis.causes`` tag: "dead units: 86% of layer 1 ...; ..."
+CAUSE_NAME = re.compile(r"(?:^|; )([a-z][a-z0-9 ]+):")
 #: params every child of the figure's parent must have: the activations experiment records an
 #: SGD multirun (the figures) and an Adam one
 WHERE = {"activations": {"optimizer.name": "sgd"}}
@@ -336,17 +339,25 @@ def layer_panels(
                         linewidth=1.5, label=f"layer {k}")  # fmt: skip
                 if band:
                     epochs, low, high = zip(*band, strict=True)
-                    ax.fill_between(epochs, low, high, color=colour, alpha=0.2, linewidth=0)
+                    ax.fill_between(
+                        epochs,
+                        low,
+                        high,
+                        color=colour,
+                        alpha=0.2,
+                        linewidth=0,
+                        where=[v > 0 for v in low] if log else None,
+                    )
             if log:
                 ax.set_yscale("log")
             setting = ", ".join(f"{names[key]}={v}" for key, v in zip(keys, values, strict=True))
             diagnoses = tally_cell([run.tags.get("diagnosis", "-") for run in runs])
-            causes = sorted({cause.strip().split(":")[0]
-                             for run in runs
-                             for cause in run.tags.get("diagnosis.causes", "none").split(";")})  # fmt: skip
+            # cause names are what precedes ":" at the start of each "; "-joined cause
+            tags = [run.tags.get("diagnosis.causes", "none") for run in runs]
+            causes = sorted({name for tag in tags for name in CAUSE_NAME.findall(tag)} or {"none"})
             named = []
             for cause in causes:
-                count = sum(cause in run.tags.get("diagnosis.causes", "none") for run in runs)
+                count = sum(cause in tag for tag in tags)
                 named.append(f"{cause} {count}/{len(runs)}")
             text = "\n".join(textwrap.wrap("causes: " + ", ".join(named), 60)[:3])
             ax.set_title(f"{setting}: {diagnoses}\n{text}", fontsize=8)
