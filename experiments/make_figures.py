@@ -93,7 +93,7 @@ def multirun_figure(reader: Any, name: str, path: Path) -> Path:
             group.series[key], group.bands[key] = mean_band([c.series.get(key, []) for c in member])
         curves.append(group)
     varied = " and ".join(names[key] for key in keys) or "nothing"
-    title = f"{name}: varying {varied}; mean over {seed_count(groups)} seeds, band = 95% CI"
+    title = f"{name}: varying {varied}\n(mean over {seed_count(groups)} seeds, band = 95% CI)"
     return plot_runs(curves, path, title)
 
 
