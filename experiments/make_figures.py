@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -33,26 +34,28 @@ DIAGNOSIS_COLOURS = {
 #: figure -> kind of parent run it is drawn from
 SOURCES = {
     "seed_xor": "multirun",
-    "capacity": "sweep",
+    "capacity": "multirun",
     "learning_rate": "multirun",
     "regularization": "multirun",
     "activations": "multirun",
-    "digits": "sweep",
+    "digits": "sweep",  # and the baseline runs of experiments/sklearn_digits.py
     "activations_gradients": "multirun",
-    "capacity_boundaries": "sweep",
+    "capacity_boundaries": "multirun",
     "dead_relu": "multirun",
 }
+#: a cause's name in the ``diagnosis.causes`` tag: "dead units: 86% of layer 1 ...; ..."
+CAUSE_NAME = re.compile(r"(?:^|; )([a-z][a-z0-9 ]+):")
+#: params every child of the figure's parent must have: the activations experiment records an
+#: SGD multirun (the figures) and an Adam one
+WHERE = {"activations": {"optimizer.name": "sgd"}}
 
 
 def newest_parent(reader: Any, experiment: str, kind: str) -> Any:
-    """The newest ``kind`` (sweep | multirun) parent run of MLflow experiment ``experiment``."""
-    from nnexp.errors import NnexpError
+    """The newest ``kind`` (sweep | multirun) parent of ``experiment`` (for ``activations``:
+    the SGD multirun, not the Adam one)."""
+    from tables import newest_parent as newest  # experiments/ is this script's folder
 
-    runs = reader.search([reader.experiment_id(experiment)])  # newest first
-    for run in runs:
-        if run.kind == kind:
-            return run
-    raise NnexpError(f"no {kind} run in experiment {experiment!r}: run the README's command first")
+    return newest(reader, experiment, kind, WHERE.get(experiment, {}))
 
 
 def children(reader: Any, parent: Any) -> list[Any]:
@@ -61,45 +64,123 @@ def children(reader: Any, parent: Any) -> list[Any]:
     return sorted(runs, key=lambda run: run.start_time)
 
 
+def group_label(names: dict[str, str], keys: list[str], values: tuple, runs: list[Any]) -> str:
+    """``lr=0.3 (good 5/5)``: the setting and how the seeds' diagnoses fell."""
+    from tables import tally_cell
+
+    setting = ", ".join(f"{names[key]}={value}" for key, value in zip(keys, values, strict=True))
+    return f"{setting} ({tally_cell([run.tags.get('diagnosis', '-') for run in runs])})"
+
+
 def multirun_figure(reader: Any, name: str, path: Path) -> Path:
-    """Overlaid learning curves of the newest multirun (as ``python -m nnexp compare``)."""
-    from nnexp.commands.common import differing_params, short_names
+    """Per setting of the newest multirun, the mean learning curve over its seeds with a 95%
+    t-interval band (as ``python -m nnexp compare PARENT_ID`` draws one group)."""
+    from tables import seed_count, seed_groups
+
+    from nnexp.commands.common import short_names
     from nnexp.commands.compare import read_curves
-    from nnexp.commands.curves import plot_runs
+    from nnexp.commands.curves import Curves, plot_runs
+    from nnexp.commands.groups import mean_band
 
     parent = newest_parent(reader, name, "multirun")
-    runs = children(reader, parent)
-    keys = differing_params(runs)
+    keys, groups = seed_groups(children(reader, parent))
     names = short_names(keys)
     curves = []
-    for run in runs:
-        curve = read_curves(reader, run)
-        setting = ", ".join(f"{names[key]}={run.params.get(key)}" for key in keys)
-        curve.label = f"{setting} ({run.tags.get('diagnosis', '-')})"
-        curves.append(curve)
+    for values, runs in groups:
+        member = [read_curves(reader, run) for run in runs]
+        group = Curves(group_label(names, keys, values, runs))
+        for key in {k for c in member for k in c.series}:
+            group.series[key], group.bands[key] = mean_band([c.series.get(key, []) for c in member])
+        curves.append(group)
     varied = " and ".join(names[key] for key in keys) or "nothing"
-    return plot_runs(curves, path, f"{name}: varying {varied}")
+    title = f"{name}: varying {varied}\n(mean over {seed_count(groups)} seeds, band = 95% CI)"
+    return plot_runs(curves, path, title)
 
 
-def capacity_figure(reader: Any, path: Path) -> Path:
-    """Final train and validation loss against width; regions named by each run's diagnosis."""
+def seed_xor_figure(reader: Any, path: Path) -> Path:
+    """One panel per learning rate: every seed's train MSE over the longest budget, coloured by
+    whether that seed solves XOR; the tutorial's 1000-epoch budget marked. Seeds split into
+    two outcomes (a plateau at 3 of 4 points, or solved), so a mean band would hide the story."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    parent = newest_parent(reader, "capacity", "sweep")
+    parent = newest_parent(reader, "seed_xor", "multirun")
+    runs = children(reader, parent)
+    longest = max(int(run.params["trainer.epochs"]) for run in runs)
+    runs = [run for run in runs if int(run.params["trainer.epochs"]) == longest]
+    rates = sorted({run.params["optimizer.lr"] for run in runs}, key=float)
+    figure, axes = plt.subplots(1, len(rates), figsize=(5.2 * len(rates), 4.2), dpi=100,
+                                layout="constrained", sharey=True, squeeze=False)  # fmt: skip
+    try:
+        for ax, rate in zip(axes[0], rates, strict=True):
+            chosen = sorted((run for run in runs if run.params["optimizer.lr"] == rate),
+                            key=lambda run: int(run.params["seed"]))  # fmt: skip
+            for run in chosen:
+                points = [
+                    (s, v) for s, v in reader.metric_history(run.run_id, "train_loss") if s > 0
+                ]
+                solved = run.metrics.get("final_train_accuracy") == 1.0
+                ax.plot([s for s, _ in points], [v for _, v in points], linewidth=1.4,
+                        color="tab:green" if solved else "tab:red",
+                        label=f"seed {run.params['seed']}: "
+                              f"{'solved' if solved else 'not solved'}")  # fmt: skip
+            ax.axvline(1000, color="0.5", linestyle=":", label="the tutorial's 1000 epochs")
+            ax.axhline(0.25, color="0.7", linestyle="--", label="always 0.5 (MSE 0.25)")
+            ax.set_yscale("log")
+            ax.set_xlabel("epoch")
+            n_solved = sum(run.metrics.get("final_train_accuracy") == 1.0 for run in chosen)
+            ax.set_title(f"lr={rate}: {n_solved} of {len(chosen)} seeds solve XOR", fontsize=10)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7, loc="lower left")
+        axes[0][0].set_ylabel("train MSE (one line per seed)")
+        figure.suptitle(f"seed_xor: the tutorial's 2-2-1 sigmoid network, {longest} epochs",
+                        fontsize=11)  # fmt: skip
+        path.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(path)
+    finally:
+        plt.close(figure)
+    return path
+
+
+def capacity_points(reader: Any) -> list[tuple]:
+    """Per width of the newest capacity multirun: ``(width, train Summary, val Summary,
+    majority diagnosis, runs)``, narrowest first."""
+    from tables import seed_groups
+
+    from nnexp.stats import summarize
+
+    parent = newest_parent(reader, "capacity", "multirun")
+    keys, groups = seed_groups(children(reader, parent))
+    if keys != ["model.hidden_sizes"]:
+        from nnexp.errors import NnexpError
+
+        raise NnexpError(f"capacity multirun {parent.run_id} varies {keys}, not only the width")
     points = []
-    for run in children(reader, parent):
-        width = run.tags.get("trial.param.width")
-        train, val = run.metrics.get("final_train_loss"), run.metrics.get("final_val_loss")
-        if width is not None and train is not None and val is not None:
-            points.append((int(width), train, val, run.tags.get("diagnosis", "-")))
-    points.sort()
+    for (sizes,), runs in groups:
+        train = summarize([run.metrics["final_train_loss"] for run in runs])
+        val = summarize([run.metrics["final_val_loss"] for run in runs])
+        labels = [run.tags.get("diagnosis", "-") for run in runs]
+        majority = max(dict.fromkeys(labels), key=labels.count)
+        points.append((int(sizes.strip("[]")), train, val, majority, runs))
+    return sorted(points, key=lambda point: point[0])
+
+
+def capacity_figure(reader: Any, path: Path) -> Path:
+    """Mean final train and validation loss against width, each with its 95% t-interval band;
+    points and regions coloured by the diagnosis most of the width's seeds got."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = capacity_points(reader)
     widths = [p[0] for p in points]
+    seeds = sorted({len(p[4]) for p in points})
     figure, axes = plt.subplots(figsize=(7.5, 4.5), dpi=100, layout="constrained")
     try:
-        # one band per run, from the geometric midpoint to each neighbour; one label per region
+        # one band per width, from the geometric midpoint to each neighbour; one label per region
         edges = [widths[0] / 1.5]
         edges += [math.sqrt(a * b) for a, b in itertools.pairwise(widths)]
         edges += [widths[-1] * 1.5]
@@ -111,44 +192,38 @@ def capacity_figure(reader: Any, path: Path) -> Path:
             colour = DIAGNOSIS_COLOURS.get(label, "grey")
             axes.axvspan(edges[start], edges[index], color=colour, alpha=0.08, linewidth=0)
             middle = math.sqrt(edges[start] * edges[index])
-            axes.text(
-                middle,
-                0.97,
-                label,
-                transform=axes.get_xaxis_transform(),
-                ha="center",
-                va="top",
-                fontsize=11,
-                fontweight="bold",
-                color=colour,
-            )
+            axes.text(middle, 0.97, label, transform=axes.get_xaxis_transform(), ha="center",
+                      va="top", fontsize=11, fontweight="bold", color=colour)  # fmt: skip
             start = index
-        axes.plot(widths, [p[1] for p in points], "--", color="0.4", label="train loss")
-        axes.plot(widths, [p[2] for p in points], "-", color="0.15", label="validation loss")
-        for marker, column in (("o", 1), ("s", 2)):
-            axes.scatter(
-                widths,
-                [p[column] for p in points],
-                c=[DIAGNOSIS_COLOURS.get(p[3], "grey") for p in points],
-                marker=marker,
-                s=45,
-                zorder=3,
-                edgecolors="white",
-            )
+        for column, style, shade, name in (
+            (1, "--", "0.4", "train"),
+            (2, "-", "0.15", "validation"),
+        ):
+            means = [p[column].mean for p in points]
+            low = [p[column].ci_low if p[column].n > 1 else p[column].mean for p in points]
+            high = [p[column].ci_high if p[column].n > 1 else p[column].mean for p in points]
+            axes.plot(widths, means, style, color=shade, label=f"{name} loss (mean)")
+            axes.fill_between(widths, low, high, color=shade, alpha=0.2, linewidth=0,
+                              label=f"{name}: 95% CI")  # fmt: skip
+            axes.scatter(widths, means, c=[DIAGNOSIS_COLOURS.get(p[3], "grey") for p in points],
+                         marker="o" if column == 1 else "s", s=45, zorder=3,
+                         edgecolors="white")  # fmt: skip
         axes.set_xscale("log")
         axes.set_xticks(widths, [str(w) for w in widths])
         axes.minorticks_off()
         axes.set_xlim(edges[0], edges[-1])
-        axes.set_ylim(0, max(max(p[1], p[2]) for p in points) * 1.15)
+        top = max(max(p[1].ci_high, p[2].ci_high) if p[1].n > 1 else p[2].mean for p in points)
+        axes.set_ylim(0, top * 1.15)
         axes.set_xlabel("width of the hidden layer (model.hidden_sizes=[width])")
         axes.set_ylabel("final loss (cross-entropy)")
+        count = "-".join(str(n) for n in seeds)
         axes.set_title(
             "capacity: train loss falls with width, validation loss falls then rises\n"
-            "(points and regions coloured by each run's diagnosis)",
+            f"(mean over {count} seeds, bands = 95% t-interval; colour = most seeds' diagnosis)",
             fontsize=10,
         )
         axes.grid(alpha=0.3)
-        axes.legend(loc="center right", fontsize=9)
+        axes.legend(loc="center right", fontsize=8)
         path.parent.mkdir(parents=True, exist_ok=True)
         figure.savefig(path)
     finally:
@@ -157,49 +232,63 @@ def capacity_figure(reader: Any, path: Path) -> Path:
 
 
 def digits_figure(reader: Any, path: Path) -> Path:
-    """Each trial's final validation loss and test accuracy against its learning rate."""
+    """Left: each search trial's final validation loss against its learning rate (one seed).
+    Right: test accuracy of each confirmed configuration and of scikit-learn's MLPClassifier in
+    the winner's setting, one dot per seed, with the mean and its 95% t-interval."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from tables import confirmed_groups, digits_record
 
-    parent = newest_parent(reader, "digits", "sweep")
-    runs = [run for run in children(reader, parent) if "test_accuracy" in run.metrics]
-    best = parent.tags.get("best_run_id")
+    from nnexp.stats import summarize
+
+    record = digits_record(reader)
+    runs = [run for run in record["trials"] if "final_val_loss" in run.metrics]
+    winner = record["winner"]
     widths = sorted({int(run.tags["trial.param.width"]) for run in runs})
     colours = dict(zip(widths, ("tab:blue", "tab:orange", "tab:green", "tab:purple"), strict=False))
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=100, layout="constrained")
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=100, layout="constrained",
+                                         width_ratios=(1, 1.2))  # fmt: skip
     try:
-        for axes, metric, label in (
-            (left, "final_val_loss", "final validation loss (ranks the trials)"),
-            (right, "test_accuracy", "test accuracy"),
-        ):
-            for width in widths:
-                chosen = [run for run in runs if int(run.tags["trial.param.width"]) == width]
-                axes.scatter(
-                    [float(run.params["optimizer.lr"]) for run in chosen],
-                    [run.metrics[metric] for run in chosen],
-                    color=colours[width],
-                    s=50,
-                    label=f"width {width}",
-                )
-            for run in runs:
-                if run.run_id == best:
-                    axes.scatter(
-                        float(run.params["optimizer.lr"]),
-                        run.metrics[metric],
-                        s=220,
-                        facecolors="none",
-                        edgecolors="black",
-                        label="best trial (lowest validation loss)",
-                    )
-            axes.set_xscale("log")
-            axes.set_xlabel("learning rate (optimizer.lr)")
-            axes.set_ylabel(label)
-            axes.grid(alpha=0.3)
+        for width in widths:
+            chosen = [run for run in runs if int(run.tags["trial.param.width"]) == width]
+            left.scatter([float(run.params["optimizer.lr"]) for run in chosen],
+                         [run.metrics["final_val_loss"] for run in chosen],
+                         color=colours[width], s=50, label=f"width {width}")  # fmt: skip
+        left.set_xscale("log")
         left.set_yscale("log")
-        right.legend(fontsize=8, loc="lower left")
-        figure.suptitle(f"digits: {len(runs)} trials of width and learning rate", fontsize=11)
+        left.set_xlabel("learning rate (optimizer.lr)")
+        left.set_ylabel("final validation loss (ranks the trials)")
+        left.set_title(f"the search: {len(runs)} trials, one seed each", fontsize=10)
+        left.grid(alpha=0.3)
+        left.legend(fontsize=8)
+
+        groups = {
+            label.replace(" ", "\n", 1) if label.startswith("sklearn") else label: runs
+            for label, runs in confirmed_groups(record).items()
+        }
+        for x, (label, members) in enumerate(groups.items()):
+            values = [run.metrics["test_accuracy"] for run in members]
+            stats = summarize(values)
+            colour = "black" if label == winner else ("tab:red" if "sklearn" in label else "0.5")
+            right.scatter([x + 0.12] * len(values), values, color=colour, alpha=0.5, s=25)
+            right.errorbar([x - 0.05], [stats.mean], yerr=[[stats.mean - stats.ci_low],
+                           [stats.ci_high - stats.mean]], fmt="o", color=colour, capsize=6,
+                           markersize=8)  # fmt: skip
+            right.annotate(f"{stats.mean:.4f}\n± {stats.half_width:.4f}", (x - 0.1, stats.mean),
+                           ha="right", va="center", fontsize=7)  # fmt: skip
+        names = [f"{label}\n(winner)" if label == winner else label for label in groups]
+        right.set_xticks(range(len(groups)), names, fontsize=8)
+        right.set_xlim(-0.8, len(groups) - 0.5)
+        right.set_ylabel("test accuracy")
+        seeds = sorted({len(members) for members in groups.values()})
+        right.set_title(
+            f"confirmed over {'-'.join(map(str, seeds))} seeds (dots); mean and 95% t-interval",
+            fontsize=10,
+        )
+        right.grid(alpha=0.3, axis="y")
+        figure.suptitle("digits: the sweep's winner, confirmed, beside scikit-learn", fontsize=11)
         path.parent.mkdir(parents=True, exist_ok=True)
         figure.savefig(path)
     finally:
@@ -220,39 +309,61 @@ def layer_series(reader: Any, run: Any, stat: str) -> dict[int, list[tuple[int, 
 def layer_panels(
     reader: Any, experiment: str, stat: str, ylabel: str, log: bool, path: Path
 ) -> Path:
-    """One panel per run of the newest multirun: ``stat`` per layer over the epochs, titled
-    with the run's setting, diagnosis and causes (the tags a run records)."""
+    """One panel per setting of the newest multirun: ``stat`` per layer over the epochs, the
+    mean over the setting's seeds with a 95% t-interval band, titled with the setting and how
+    many seeds got each diagnosis and named each cause."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib import colormaps
+    from tables import seed_groups, tally_cell
 
-    from nnexp.commands.common import differing_params, short_names
+    from nnexp.commands.common import short_names
+    from nnexp.commands.groups import mean_band
 
     parent = newest_parent(reader, experiment, "multirun")
-    runs = children(reader, parent)
-    keys = differing_params(runs)
+    keys, groups = seed_groups(children(reader, parent))
     names = short_names(keys)
-    figure, axes = plt.subplots(1, len(runs), figsize=(4.6 * len(runs), 4.2), dpi=100,
+    figure, axes = plt.subplots(1, len(groups), figsize=(4.6 * len(groups), 4.4), dpi=100,
                                 layout="constrained", sharey=True, squeeze=False)  # fmt: skip
     try:
-        for ax, run in zip(axes[0], runs, strict=True):
-            series = layer_series(reader, run, stat)
+        for ax, (values, runs) in zip(axes[0], groups, strict=True):
+            per_run = [layer_series(reader, run, stat) for run in runs]
+            layers = sorted(set().union(*per_run))
             cmap = colormaps["viridis"]
-            for k, points in series.items():
-                colour = cmap(0.9 * (k - 1) / max(len(series) - 1, 1))
-                ax.plot([e for e, _ in points], [v for _, v in points], color=colour,
+            for k in layers:
+                colour = cmap(0.9 * (k - 1) / max(len(layers) - 1, 1))
+                means, band = mean_band([series.get(k, []) for series in per_run])
+                ax.plot([e for e, _ in means], [v for _, v in means], color=colour,
                         linewidth=1.5, label=f"layer {k}")  # fmt: skip
+                if band:
+                    epochs, low, high = zip(*band, strict=True)
+                    ax.fill_between(
+                        epochs,
+                        low,
+                        high,
+                        color=colour,
+                        alpha=0.2,
+                        linewidth=0,
+                        where=[v > 0 for v in low] if log else None,
+                    )
             if log:
                 ax.set_yscale("log")
-            setting = ", ".join(f"{names[key]}={run.params.get(key)}" for key in keys)
-            causes = run.tags.get("diagnosis.causes", "none")
-            causes = "\n".join(textwrap.wrap(f"causes: {causes}", 60)[:3])
-            ax.set_title(f"{setting} ({run.tags.get('diagnosis', '-')})\n{causes}", fontsize=8)
+            setting = ", ".join(f"{names[key]}={v}" for key, v in zip(keys, values, strict=True))
+            diagnoses = tally_cell([run.tags.get("diagnosis", "-") for run in runs])
+            # cause names are what precedes ":" at the start of each "; "-joined cause
+            tags = [run.tags.get("diagnosis.causes", "none") for run in runs]
+            causes = sorted({name for tag in tags for name in CAUSE_NAME.findall(tag)} or {"none"})
+            named = []
+            for cause in causes:
+                count = sum(cause in tag for tag in tags)
+                named.append(f"{cause} {count}/{len(runs)}")
+            text = "\n".join(textwrap.wrap("causes: " + ", ".join(named), 60)[:3])
+            ax.set_title(f"{setting}: {diagnoses}\n{text}", fontsize=8)
             ax.set_xlabel("epoch")
             ax.grid(alpha=0.3)
-        axes[0][0].set_ylabel(ylabel)
+        axes[0][0].set_ylabel(f"{ylabel}\n(mean over seeds, band = 95% CI)")
         axes[0][-1].legend(fontsize=7, loc="best")
         path.parent.mkdir(parents=True, exist_ok=True)
         figure.savefig(path)
@@ -262,21 +373,22 @@ def layer_panels(
 
 
 def capacity_boundaries_figure(reader: Any, path: Path) -> Path:
-    """Decision boundaries of the capacity sweep at a narrow, the best and a wide width."""
+    """Decision boundaries at a narrow, the best and a wide width: each width's seed-0 run."""
     from nnexp.records.boundaries import draw_run_boundaries
 
-    parent = newest_parent(reader, "capacity", "sweep")
-    by_width = {int(run.tags["trial.param.width"]): run for run in children(reader, parent)
-                if "trial.param.width" in run.tags}  # fmt: skip
+    by_width = {}
+    for width, _, _, _, runs in capacity_points(reader):
+        first = min(runs, key=lambda run: int(run.params.get("seed", 0)))
+        by_width[width] = first
     chosen = [w for w in (2, 12, 256) if w in by_width] or sorted(by_width)[:3]
     runs = [by_width[w] for w in chosen]
     titles = [
-        f"width {w}: {run.tags.get('diagnosis', '-')} (val loss "
+        f"width {w}, seed {run.params.get('seed')}: {run.tags.get('diagnosis', '-')} (val loss "
         f"{run.metrics.get('final_val_loss', float('nan')):.3f})"
         for w, run in zip(chosen, runs, strict=True)
     ]
     drawn, _ = draw_run_boundaries(
-        reader, runs, titles, path, "capacity: decision boundaries across widths"
+        reader, runs, titles, path, "capacity: decision boundaries across widths (one seed)"
     )
     return drawn
 
@@ -293,6 +405,8 @@ def make_figure(reader: Any, name: str, folder: Path) -> Path:
         return capacity_boundaries_figure(reader, path)
     if name == "capacity":
         return capacity_figure(reader, path)
+    if name == "seed_xor":
+        return seed_xor_figure(reader, path)
     if name == "digits":
         return digits_figure(reader, path)
     return multirun_figure(reader, name, path)

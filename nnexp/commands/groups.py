@@ -37,7 +37,7 @@ def group_runs(runs: Sequence[Any], key: str) -> dict[str, list[Any]]:
 
 
 def group_table(runs: Sequence[Any], key: str, sort_metric: str) -> list[str]:
-    """One row per group: its value, the count, and mean ± sd of each metric."""
+    """One row per group: its value, the count, and mean ± sd [95% t interval] of each metric."""
     groups = group_runs(runs, key)
     present = {m for run in runs for m in run.metrics}
     metrics = [m for m in (*GROUP_METRICS, sort_metric) if m in present]
@@ -52,7 +52,7 @@ def group_table(runs: Sequence[Any], key: str, sort_metric: str) -> list[str]:
     columns = [
         Column(key[-GROUP_KEY_WIDTH:], [format_param(v, GROUP_KEY_WIDTH) for v in order]),
         Column("n", [str(len(groups[v])) for v in order], ">"),
-        *(Column(f"{m} (mean ± sd)", cells[m], ">") for m in metrics),
+        *(Column(f"{m} (mean ± sd [95% CI])", cells[m], ">") for m in metrics),
     ]
     return render(columns)
 
@@ -67,7 +67,8 @@ def _mean_sd(stats: Any) -> str:
         return MISSING
     if stats.n == 1:
         return format_number(stats.mean)
-    return f"{stats.mean:.4g} ± {stats.std:.2g}"
+    # the Student-t interval of the mean beside the spread: the error bar a reader compares
+    return f"{stats.mean:.4g} ± {stats.std:.2g} [{stats.ci_low:.4g}, {stats.ci_high:.4g}]"
 
 
 def group_members(reader: Any, parent: Any) -> tuple[list[Any], str]:

@@ -102,3 +102,26 @@ def test_mean_band_is_the_per_epoch_mean_and_t_interval():
     assert means[1][1] == pytest.approx(0.6)
     low, high = scipy.stats.t.interval(0.95, 2, loc=0.6, scale=scipy.stats.sem([0.5, 0.7, 0.6]))
     assert band[1] == pytest.approx((2, low, high))
+
+
+def test_group_table_gives_mean_sd_and_the_student_t_interval():
+    from types import SimpleNamespace
+
+    from scipy import stats as scipy_stats
+
+    from nnexp.commands.groups import group_table
+
+    values = {"relu": [0.31, 0.29, 0.35, 0.30, 0.33], "tanh": [0.41, 0.44]}
+    runs = [
+        SimpleNamespace(params={"model.activation": act}, metrics={"final_val_loss": v})
+        for act, vs in values.items()
+        for v in vs
+    ]
+    lines = group_table(runs, "model.activation", "final_val_loss")
+    assert "final_val_loss (mean ± sd [95% CI])" in lines[0]
+    for act, vs in values.items():
+        mean, sd = np.mean(vs), np.std(vs, ddof=1)
+        half = scipy_stats.t.ppf(0.975, len(vs) - 1) * sd / np.sqrt(len(vs))
+        row = next(line for line in lines if line.startswith(act))
+        assert row.split()[1] == str(len(vs))
+        assert f"{mean:.4g} ± {sd:.2g} [{mean - half:.4g}, {mean + half:.4g}]" in row

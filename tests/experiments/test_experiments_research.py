@@ -45,8 +45,23 @@ def test_experiment_with_its_sweep_composes(name, sweep, trials):
 def test_digits_sweep_composes_with_one_seed_for_every_trial():
     cfg = compose_config(["+experiment=digits", "+sweep=digits"])
     assert cfg.sweep.n_trials == 8
-    assert list(cfg.sweep.space.seed.choices) == [0]
+    assert cfg.sweep.vary_seed is False  # every trial on seed 0: one split, one init stream
+    assert "seed" not in cfg.sweep.space  # the confirm phase chooses the seeds
     assert cfg.data.name == "digits"
+
+
+@pytest.mark.parametrize(("name", "sweep"), [("digits", "digits"), ("capacity", "capacity_width")])
+def test_experiment_sweep_with_its_confirm_phase_is_accepted(name, sweep, tmp_path, monkeypatch):
+    """Regression: these sweeps swept ``seed`` (one choice) and asked for a confirm phase, which
+    refuses a swept seed: ``+experiment=digits +sweep=digits`` exited 2 before any trial."""
+    from nnexp.sweep.driver import plan_sweep
+
+    monkeypatch.chdir(tmp_path)
+    overrides = [f"+experiment={name}", f"+sweep={sweep}", *QUIET]
+    plan = plan_sweep(compose_config(overrides), overrides)
+    assert plan.spec.confirm.top_k == 3
+    assert plan.spec.confirm.seeds == 5
+    assert plan.spec.vary_seed is False
 
 
 def test_seed_xor_solved_by_a_larger_learning_rate_and_more_epochs():
