@@ -61,6 +61,7 @@ def runs_figure(curves: list[Curves], title: str) -> Any:
     axes = fig.subplots(1, 2 if second else 1, squeeze=False)[0]
     colours = _colours(len(curves))
     panels = [("loss", "loss")] + ([second] if second else [])
+    floor = _log_floor(curves)  # None: linear axes
     for ax, (key, name) in zip(axes, panels, strict=True):
         for colour, run in zip(colours, curves, strict=True):
             for part, style in (("train", "--"), ("val", "-")):
@@ -78,13 +79,17 @@ def runs_figure(curves: list[Curves], title: str) -> Any:
                 band = run.bands.get(f"{part}_{key}") or []
                 if band:
                     epochs, low, high = zip(*band, strict=True)
+                    if key == "loss" and floor is not None:
+                        # a band reaching zero or below runs off a log axis: down to the floor
+                        low = [max(value, floor) for value in low]
                     ax.fill_between(epochs, low, high, color=colour, alpha=0.18, linewidth=0)
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
         ax.set_title(name if name == "R²" else name.capitalize(), fontsize=10)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-    _maybe_log(axes[0], curves)
+    if floor is not None:
+        axes[0].set_yscale("log")
     handles = [
         Line2D([], [], color=colour, linewidth=2, label=run.label)
         for colour, run in zip(colours, curves, strict=True)
@@ -108,7 +113,9 @@ def _colours(n: int) -> list:
     return [cmap(i / max(n - 1, 1)) for i in range(n)]
 
 
-def _maybe_log(ax: object, curves: list[Curves]) -> None:
+def _log_floor(curves: list[Curves]) -> float | None:
+    """Half the smallest positive loss drawn when the losses span more than :data:`LOG_SPAN`
+    (the loss axis is then logarithmic and bands are cut there), else None (linear)."""
     values = [
         v
         for run in curves
@@ -117,4 +124,5 @@ def _maybe_log(ax: object, curves: list[Curves]) -> None:
         if v > 0 and math.isfinite(v)
     ]
     if values and max(values) / min(values) > LOG_SPAN:
-        ax.set_yscale("log")  # type: ignore[attr-defined]
+        return min(values) / 2.0
+    return None
