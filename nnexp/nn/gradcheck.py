@@ -53,31 +53,22 @@ def numerical_gradient(
     f, x: np.ndarray, eps: float = 1e-6, index: np.ndarray | None = None
 ) -> np.ndarray:
     """Central-difference gradient of scalar ``f()`` w.r.t. array ``x`` (perturbed in place,
-    restored exactly afterwards); with ``index`` (flat indices of a 1-D view ``x``), only
-    those elements' partial derivatives, shape (len(index),)."""
-    if index is not None:
-        grad = np.empty(len(index), dtype=np.float64)
-        for j, i in enumerate(index):
-            old = x[i]
-            x[i] = old + eps
-            up = f()
-            x[i] = old - eps
-            down = f()
-            x[i] = old
-            grad[j] = (up - down) / (2.0 * eps)
-        return grad
-    grad = np.zeros(x.shape, dtype=np.float64)
-    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
-    for _ in it:
-        idx = it.multi_index
-        old = x[idx]
-        x[idx] = old + eps
-        fp = f()
-        x[idx] = old - eps
-        fm = f()
-        x[idx] = old
-        grad[idx] = (fp - fm) / (2.0 * eps)
-    return grad
+    restored exactly afterwards): shape ``x.shape``; with ``index`` (flat indices into ``x``),
+    only those elements' partial derivatives, shape (len(index),)."""
+    flat = x.reshape(-1)
+    if not np.shares_memory(flat, x):
+        raise ValueError("numerical_gradient perturbs x in place: x must be contiguous")
+    positions = range(flat.size) if index is None else index
+    grad = np.empty(len(positions), dtype=np.float64)
+    for j, i in enumerate(positions):
+        old = flat[i]
+        flat[i] = old + eps
+        up = f()
+        flat[i] = old - eps
+        down = f()
+        flat[i] = old
+        grad[j] = (up - down) / (2.0 * eps)
+    return grad.reshape(x.shape) if index is None else grad
 
 
 def relative_error(a: np.ndarray, b: np.ndarray, atol: float = 0.0) -> float:
@@ -139,6 +130,6 @@ def gradient_check(
         if index is None:
             out[name] = relative_error(ga, numerical_gradient(f, p, eps), atol)
         else:
-            numeric = numerical_gradient(f, p.reshape(-1), eps, index)
+            numeric = numerical_gradient(f, p, eps, index)
             out[name] = relative_error(ga.reshape(-1)[index], numeric, atol)
     return GradientCheck(out, threshold)
