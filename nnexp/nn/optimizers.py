@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import operator
 from collections.abc import Sequence
 
 import numpy as np
@@ -108,11 +109,7 @@ class Optimizer:
     # -- gradients -> groups ---------------------------------------------------------------
     def _grad_groups(self, grads: Sequence[np.ndarray]) -> list[np.ndarray]:
         key = self._grads_key
-        if (
-            key is not None
-            and len(grads) == len(key)
-            and all(g is k for g, k in zip(grads, key, strict=True))
-        ):
+        if key is not None and len(grads) == len(key) and all(map(operator.is_, grads, key)):
             return self._grads_groups
         if len(grads) != len(self.params):
             raise ValueError(f"expected {len(self.params)} gradient arrays, got {len(grads)}")
