@@ -214,50 +214,7 @@ class SigmoidBCE(Head):
     def output(self, z):
         return sigmoid(z)
 
-    def _scratch(self, z: np.ndarray) -> np.ndarray:
-        """(3, N) workspace for z's shape and dtype, reused while they stay the same: rows
-        ``max(z, 0) - z y``, ``log1p(exp(-|z|))`` and ``z y`` (or the weights)."""
-        w = self.__dict__.get("_work")
-        if w is None or w.shape[1] != z.size or w.dtype != z.dtype:
-            w = self._work = np.empty((3, z.size), z.dtype)
-        return w
-
     def loss_and_grad(self, z, y, out=None, need_grad=True):
-        if getattr(y, "dtype", None) != z.dtype or y.shape != z.shape or not z.flags.c_contiguous:
-            return self._loss_and_grad_any(z, y, out, need_grad)
-        # the same operations as _loss_and_grad_any, into a reused workspace: no allocation,
-        # -|z| in one call, and both loss sums in one row-wise reduction of the workspace
-        N = z.size
-        shape = z.shape
-        work = self._scratch(z)
-        m, l1p, t = (row.reshape(shape) for row in work)
-        np.copysign(z, -1.0, out=l1p)  # -|z|
-        np.logaddexp(0.0, l1p, out=l1p)  # NumPy computes it as log1p(exp(-|z|)) (n, k)
-        np.maximum(z, 0.0, out=m)
-        np.multiply(z, y, out=t)
-        m -= t  # max(z, 0) - z y, exact for 0/1 targets
-        w = None
-        if self.class_weight is not None:
-            w0, w1 = (float(v) for v in self.class_weight)
-            w = np.multiply(y, w1 - w0, out=t)
-            w += w0  # w[y] for 0/1 labels (n, 1)
-            loss = (float(np.vdot(m, w)) + float(np.vdot(l1p, w))) / N
-        else:
-            sums = np.add.reduce(work[:2], axis=1)  # per row: the same pairwise sums
-            loss = (float(sums[0]) + float(sums[1])) / N
-        if not need_grad:
-            return loss, None
-        p = np.minimum(z, 0.0, out=m)
-        p -= l1p
-        np.exp(p, out=p)  # sigmoid(z), no cancellation for either sign
-        g = np.subtract(p, y, out=out)
-        if w is not None:
-            g *= w
-        g *= 1.0 / N
-        return loss, g
-
-    def _loss_and_grad_any(self, z, y, out=None, need_grad=True):
-        """The general path (targets of another dtype than z, non-contiguous z)."""
         N = z.size
         a = np.abs(z)
         np.negative(a, out=a)
