@@ -73,11 +73,6 @@ class _Norm(Layer):
         self._batch_stats = np.empty((2, self.d), dt)  # batch mean, biased variance
         m = getattr(self, "momentum", 0.0)
         self._stat_weights = np.array([[m], [m * n / max(n - 1, 1)]], dt)
-        self._stat_tmp = np.empty((2, self.d), dt)
-        # (d,) results of forward (1 / sqrt(var + eps), gamma * inv) and backward scratch,
-        # reused across steps; LayerNorm's per-row (n,) statistics likewise
-        self._vec = np.empty((4, self.d), dt)
-        self._rows = np.empty((4, n), dt)  # LayerNorm: mean, var | a, b
 
 
 class BatchNorm(_Norm):
@@ -135,12 +130,11 @@ class BatchNorm(_Norm):
         var = np.dot(avg, t, out=batch[1])  # biased variance (d,)
         if self.track:  # running = (1 - m) running + m [mean; var * n / (n - 1)]
             self._stats *= 1.0 - self.momentum
-            self._stats += np.multiply(batch, self._stat_weights, out=self._stat_tmp)
-        vec = self._vec
-        inv = np.add(var, self.eps, out=vec[0])
+            self._stats += np.multiply(batch, self._stat_weights)
+        inv = np.add(var, self.eps)
         np.sqrt(inv, out=inv)
         np.divide(1.0, inv, out=inv)
-        scale = np.multiply(self.gamma, inv, out=vec[1])
+        scale = np.multiply(self.gamma, inv)
         self._xc, self._inv, self._scale = xc, inv, scale
         y = np.multiply(xc, scale, out=self._y_buf if self.inplace else None)
         y += self.beta
@@ -152,14 +146,13 @@ class BatchNorm(_Norm):
         ones = self._ones_n
         np.dot(ones, grad, out=self.dbeta)
         t = np.multiply(grad, xc, out=self._t_buf if self.inplace else None)
-        vec = self._vec
-        s = np.dot(ones, t, out=vec[2])  # sum_n g * xc  (d,)
+        s = np.dot(ones, t)  # sum_n g * xc  (d,)
         np.multiply(s, inv, out=self.dgamma)
-        c = np.multiply(self.dgamma, inv, out=vec[2])  # inv^2 * sum_n(g * xc)
+        c = self.dgamma * inv  # inv^2 * sum_n(g * xc)
         c *= 1.0 / n
         dx = np.multiply(xc, c, out=t)
         np.subtract(grad, dx, out=dx)
-        dx -= np.multiply(self.dbeta, 1.0 / n, out=vec[3])
+        dx -= self.dbeta * (1.0 / n)
         dx *= self._scale  # gamma * inv
         return dx
 
@@ -194,11 +187,10 @@ class LayerNorm(_Norm):
         if use_buf and n != self._n:
             self._buffers(n)
         avg = self._avg_d if use_buf else np.full(self.d, 1.0 / self.d, x.dtype)
-        rows = self._rows if use_buf else (None, None)
-        mean = np.dot(x, avg, out=rows[0])  # (n,)
+        mean = np.dot(x, avg)  # (n,)
         xc = np.subtract(x, mean.reshape(n, 1), out=self._xc_buf if use_buf else None)
         t = np.multiply(xc, xc, out=self._t_buf if use_buf else None)
-        var = np.dot(t, avg, out=rows[1])  # biased variance (n,)
+        var = np.dot(t, avg)  # biased variance (n,)
         var += self.eps
         inv = np.sqrt(var, out=var)
         np.divide(1.0, inv, out=inv)
@@ -220,10 +212,9 @@ class LayerNorm(_Norm):
         np.dot(ones_n, grad, out=self.dbeta)
         t = np.multiply(grad, xhat, out=self._t_buf if buffered else None)
         np.dot(ones_n, t, out=self.dgamma)
-        rows = self._rows[2:] if buffered else (None, None)  # rows 0-1 hold forward's
-        gamma_d = np.multiply(self.gamma, 1.0 / self.d, out=self._vec[0] if buffered else None)
-        a = np.dot(t, gamma_d, out=rows[0])  # (n,)
-        b = np.dot(grad, gamma_d, out=rows[1])  # (n,)
+        gamma_d = self.gamma * (1.0 / self.d)
+        a = np.dot(t, gamma_d)  # (n,)
+        b = np.dot(grad, gamma_d)  # (n,)
         dx = np.multiply(xhat, a.reshape(n, 1), out=t)
         h = np.multiply(grad, self.gamma, out=grad if self.inplace else None)
         np.subtract(h, dx, out=dx)

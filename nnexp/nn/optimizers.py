@@ -197,7 +197,8 @@ class SGD(Optimizer):
         return st
 
     def _update(self, p, g, st):
-        g = _l2(p, g, st, self.weight_decay)
+        if self.weight_decay:
+            g = _l2(p, g, st, self.weight_decay)
         mu = self.momentum
         if mu:
             buf = st["momentum_buffer"]
