@@ -61,7 +61,7 @@ class Activation(Layer):
         if not self.inplace:
             return np.empty_like(like)
         t = self.__dict__.get("_scratch")
-        if t is None or t.shape != like.shape or t.dtype != like.dtype:
+        if t is None or t.shape != like.shape or t.dtype is not like.dtype:
             t = self._scratch = np.empty_like(like)
         return t
 

@@ -216,8 +216,7 @@ class SigmoidBCE(Head):
 
     def loss_and_grad(self, z, y, out=None, need_grad=True):
         N = z.size
-        a = np.abs(z)
-        np.negative(a, out=a)
+        a = np.copysign(z, -1.0)  # -|z| in one call (bit for bit -(|z|), NaN and -0 included)
         l1p = np.logaddexp(0.0, a, out=a)  # NumPy computes it as log1p(exp(-|z|)) (n, k)
         m = np.maximum(z, 0.0)
         t = np.multiply(z, y)

@@ -20,16 +20,21 @@ from __future__ import annotations
 
 import inspect
 import math
+import operator
 from collections.abc import Sequence
 
 import numpy as np
 
 from . import _validate as V
 
-# Flat buffers are updated in chunks of this many elements: a chunk of every state array fits
-# in L2 cache, so the ~10 passes of an Adam step hit cache instead of memory (measured ~25%
-# faster on a 270k-parameter float64 model; small models are a single chunk).
-_CHUNK = 32768
+# Flat buffers are updated in chunks of this many elements, so that a chunk of every state array
+# (parameters, gradients, moments, scratch: ~5 arrays) stays within a large last-level cache
+# (4 MB per float64 array). Each chunk costs ~10 NumPy calls, and on the benchmark machine
+# (1 MB L2 per core, 32 MB L3) a whole 270k-parameter Adam step measured faster in one chunk
+# than in 32768-element ones (386 vs 549 us float32, 1051 vs 1473 us float64, isolated;
+# ~3% of the 784-256-256-10 training step in place): the call overhead outweighs the L2
+# locality. Results do not depend on the chunking (the updates are element-wise).
+_CHUNK = 1 << 19
 
 
 def _address(a: np.ndarray) -> int:
@@ -108,11 +113,7 @@ class Optimizer:
     # -- gradients -> groups ---------------------------------------------------------------
     def _grad_groups(self, grads: Sequence[np.ndarray]) -> list[np.ndarray]:
         key = self._grads_key
-        if (
-            key is not None
-            and len(grads) == len(key)
-            and all(g is k for g, k in zip(grads, key, strict=True))
-        ):
+        if key is not None and len(grads) == len(key) and all(map(operator.is_, grads, key)):
             return self._grads_groups
         if len(grads) != len(self.params):
             raise ValueError(f"expected {len(self.params)} gradient arrays, got {len(grads)}")
@@ -200,7 +201,8 @@ class SGD(Optimizer):
         return st
 
     def _update(self, p, g, st):
-        g = _l2(p, g, st, self.weight_decay)
+        if self.weight_decay:
+            g = _l2(p, g, st, self.weight_decay)
         mu = self.momentum
         if mu:
             buf = st["momentum_buffer"]

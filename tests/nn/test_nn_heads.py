@@ -52,6 +52,29 @@ def test_sigmoid_bce_extreme_logits():
     np.testing.assert_allclose(g[:, 0], (p - y) / 7, atol=1e-16)
 
 
+def test_sigmoid_bce_is_bit_for_bit_its_documented_formula():
+    """The head computes l = max(z, 0) - z y + log1p(exp(-|z|)) and (sigmoid(z) - y) / N
+    exactly as written (one rounding per operation), signed zeros and NaN included: a change
+    of the operations (fused, reordered) would change trained weights of existing runs."""
+    rng = np.random.default_rng(3)
+    z = rng.standard_normal((257, 1)) * 20
+    z[:4, 0] = [-0.0, 0.0, 745.0, -745.0]
+    y = (rng.random((257, 1)) > 0.5).astype(np.float64)
+    y[::7] = 0.25  # soft targets too
+    l1p = np.log1p(np.exp(-np.abs(z)))
+    m = np.maximum(z, 0.0) - z * y
+    want_loss = (float(m.sum()) + float(l1p.sum())) / z.size
+    want_grad = (np.exp(np.minimum(z, 0.0) - l1p) - y) * (1.0 / z.size)
+    zz = z.copy()
+    loss, g = make_head("sigmoid", "bce", 1).loss_and_grad(zz, y, out=zz)
+    assert g is zz
+    assert loss == want_loss
+    assert g.tobytes() == want_grad.tobytes()
+    with np.errstate(invalid="ignore"):
+        _, g_nan = make_head("sigmoid", "bce", 1).loss_and_grad(np.array([[np.nan]]), y[:1])
+    assert np.isnan(g_nan[0, 0])
+
+
 def test_mse_heads_match_tutorial_formula():
     rng = np.random.default_rng(0)
     z, y = rng.standard_normal((5, 2)), rng.standard_normal((5, 2))

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from nnexp.nn import MLP, OPTIMIZERS, make_optimizer
+from nnexp.nn import MLP, OPTIMIZERS, make_optimizer, optimizers
 from nnexp.nn.optimizers import flat_base
 
 
@@ -129,12 +129,14 @@ def test_flat_path_equals_per_array_path(name, kw):
     opt_flat.step([g.copy() for g in model.grads])
 
 
-def test_chunked_large_model_matches_per_array():
-    model = MLP([400, 200, 10], rng=0)  # > 32768 parameters: several chunks
+def test_chunked_large_model_matches_per_array(monkeypatch):
+    monkeypatch.setattr(optimizers, "_CHUNK", 32768)  # several chunks
+    model = MLP([400, 200, 10], rng=0)
     assert model.n_params > 2 * 32768
     separate = [p.copy() for p in model.params]
     o1 = make_optimizer("adam", model.params, lr=0.01, weight_decay=0.01)
     o2 = make_optimizer("adam", separate, lr=0.01, weight_decay=0.01)
+    assert len(o1._groups) == 3
     rng = np.random.default_rng(0)
     for _ in range(3):
         model.flat_grads[...] = rng.standard_normal(model.n_params)
