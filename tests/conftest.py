@@ -1,4 +1,5 @@
-"""Every test starts without MLflow's run selection in its own environment.
+"""Every test starts without MLflow's run selection in its own environment; and how the suite
+is shared between ``pytest -n`` workers.
 
 ``MLFLOW_TRACKING_URI`` outranks nnexp's default store (as in MLflow), and a test that calls
 ``mlflow.set_tracking_uri`` directly leaves it in ``os.environ``: a later in-process command
@@ -22,3 +23,14 @@ def _no_mlflow_run_selection(monkeypatch: pytest.MonkeyPatch):
     yield
     for name in MLFLOW_ENV:
         os.environ.pop(name, None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With ``-n N --dist loadgroup`` (the README's command): a file's tests stay on one worker,
+    so its module-scoped fixtures (a sweep, a server) are built once; and all of ``tests/slurm``
+    share one worker, so only one Slurm cluster runs at a time on the machine."""
+    for item in items:
+        path = item.path.relative_to(config.rootpath).as_posix()
+        group = "slurm" if path.startswith("tests/slurm/") else path
+        item.add_marker(pytest.mark.xdist_group(group))
