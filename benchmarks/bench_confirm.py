@@ -80,15 +80,10 @@ def run(n_trials: int, top_k: int, seeds: int, epochs: int) -> dict[str, list[fl
     import nnexp.sweep.driver as driver
 
     driver.run_trial = objective.run_trial
+    from bench_sweep import workload
+
     overrides = [
-        "+sweep=lr",
-        "data.n_samples=2000",
-        "model.hidden_sizes=[64,64]",
-        "model.activation=tanh",
-        "trainer.batch_size=32",
-        f"trainer.epochs={epochs}",
-        "trainer.progress=false",
-        f"sweep.n_trials={n_trials}",
+        *workload({"n_trials": n_trials, "n_samples": 2000, "epochs": epochs}),
         "sweep.pruner.name=none",
         "sweep.log_model=none",
         f"sweep.confirm.top_k={top_k}",

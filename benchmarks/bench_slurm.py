@@ -46,16 +46,12 @@ SUBMIT_FLOOR_S, FOLLOW_FLOOR, SPEEDUP_FLOOR = 2.0, 0.01, 1.6
 
 
 def workload(n_trials: int, epochs: int) -> list[str]:
+    """``bench_sweep``'s trial, without tracking or pruning, its workers submitted to Slurm."""
+    from bench_sweep import workload as sweep_workload
+
+    size = {"n_trials": n_trials, "n_samples": 2000, "epochs": epochs}
     return [
-        "+sweep=lr",
-        "data=moons",
-        "data.n_samples=2000",
-        "model.hidden_sizes=[64,64]",
-        "model.activation=tanh",
-        "trainer.batch_size=32",
-        f"trainer.epochs={epochs}",
-        "trainer.progress=false",
-        f"sweep.n_trials={n_trials}",
+        *sweep_workload(size),
         "sweep.pruner.name=none",
         "sweep.log_model=none",
         "tracking=off",
