@@ -159,3 +159,16 @@ def wait_for_health(proc, url: str, log_path: Path, timeout: float, what: str) -
                 f"{what} not healthy after {timeout:.0f} s:\n{log_path.read_text()[-3000:]}"
             )
         time.sleep(0.5)
+
+
+def write_user_configs(folder: Path) -> Path:
+    """The README's own config folder example: ``model/my_net.yaml``, ``experiment/mine.yaml``."""
+    (folder / "model").mkdir(parents=True)
+    (folder / "experiment").mkdir()
+    (folder / "model" / "my_net.yaml").write_text(
+        "name: my_net\nhidden_sizes: [7, 5]\nactivation: relu\ninit: he_normal\n"
+    )
+    (folder / "experiment" / "mine.yaml").write_text(
+        "# @package _global_\ndefaults:\n  - override /data: circles\noptimizer:\n  lr: 0.0123\n"
+    )
+    return folder

@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from nnexp_testing import nnexp_env
+from nnexp_testing import nnexp_env, write_user_configs
 from venvs import create_venv, pip_install
 
 pytestmark = pytest.mark.slow
@@ -130,21 +130,9 @@ def test_a_run_from_an_empty_folder_is_recorded(venv, tmp_path):
     assert run.data.tags["model_uri"].startswith("models:/m-")
 
 
-def _user_configs(folder: Path) -> Path:
-    (folder / "model").mkdir(parents=True)
-    (folder / "experiment").mkdir()
-    (folder / "model" / "my_net.yaml").write_text(
-        "name: my_net\nhidden_sizes: [7, 5]\nactivation: relu\ninit: he_normal\n"
-    )
-    (folder / "experiment" / "mine.yaml").write_text(
-        "# @package _global_\ndefaults:\n  - override /data: circles\noptimizer:\n  lr: 0.0123\n"
-    )
-    return folder
-
-
 @pytest.mark.parametrize("how", ["hydra.searchpath", "--config-dir"])
 def test_a_users_config_folder_joins_through_the_search_path(venv, tmp_path, how):
-    configs = _user_configs(tmp_path / "my-configs")
+    configs = write_user_configs(tmp_path / "my-configs")
     work = tmp_path / "work"
     work.mkdir()
     where = (
@@ -162,7 +150,7 @@ def test_a_sweep_from_an_empty_folder_with_the_users_model(venv, tmp_path):
     """Every trial composes with the user's search path (a model only their folder has)."""
     from mlflow import MlflowClient
 
-    configs = _user_configs(tmp_path / "my-configs")
+    configs = write_user_configs(tmp_path / "my-configs")
     work = tmp_path / "work"
     work.mkdir()
     result = _nnexp(

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
-from nnexp_testing import nnexp_env
+from nnexp_testing import nnexp_env, write_user_configs
 from readme_commands import SIZE_KNOBS, SKIPPED, bash_commands, reduced, skip_reason
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,19 +46,6 @@ def _fresh_copy(destination: Path) -> Path:
             shutil.copy2(source, target)
     subprocess.run(["git", "init", "-q"], cwd=destination, check=True)
     return destination
-
-
-def _user_configs(folder: Path) -> Path:
-    """The README's own config folder example: ``model/my_net.yaml``, ``experiment/mine.yaml``."""
-    (folder / "model").mkdir(parents=True)
-    (folder / "experiment").mkdir()
-    (folder / "model" / "my_net.yaml").write_text(
-        "name: my_net\nhidden_sizes: [7, 5]\nactivation: relu\ninit: he_normal\n"
-    )
-    (folder / "experiment" / "mine.yaml").write_text(
-        "# @package _global_\ndefaults:\n  - override /data: circles\noptimizer:\n  lr: 0.0123\n"
-    )
-    return folder
 
 
 #: What a README placeholder stands for: an MLflow filter on the runs a user would pick from.
@@ -125,7 +112,7 @@ def test_bash_commands_join_continuations_and_drop_comments():
 @pytest.mark.slow
 def test_every_readme_command_runs_in_order_in_a_fresh_clone(tmp_path):
     clone = _fresh_copy(tmp_path / "nnexp")
-    configs = _user_configs(tmp_path / "my-configs")
+    configs = write_user_configs(tmp_path / "my-configs")
     env = nnexp_env(PYTHONPATH=str(clone), MPLBACKEND="Agg")
     timings: list[tuple[float, str]] = []
     for command in bash_commands(README):
