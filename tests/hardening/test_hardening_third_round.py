@@ -159,3 +159,54 @@ def test_experiment_name_secret_from_the_environment_is_refused(store_folder: Pa
     assert _run_ids(store_folder) == before
     assert os.path.isfile(store_folder / "mlruns" / "mlflow.db")
     assert SECRET.encode() not in (store_folder / "mlruns" / "mlflow.db").read_bytes()
+
+
+def test_a_run_whose_end_meets_a_locked_database_still_ends(tmp_path: Path) -> None:
+    """Seen in a ``sweep.workers=2`` kill round: a trial failed outside the trial (SQLite's
+    ``database is locked``, which a read transaction upgrading to a write gets at once, without
+    MLflow's busy timeout), ending its run met the same lock, and the run stayed RUNNING while
+    its worker went on to other trials (so no reaper could end it). A transient lock is now
+    retried; the run ends FAILED. The lock is injected into the real store's client."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    from nnexp.tracking import RunRecorder, open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'mlflow.db'}", "nnexp", None)
+    recorder = RunRecorder(store, tags={"nnexp.kind": "trial"})
+    recorder.__enter__()
+    real = recorder._client.set_terminated
+    calls = []
+
+    def locked_twice(run_id: str, status: str | None = None) -> None:
+        calls.append(status)
+        if len(calls) <= 2:
+            raise MlflowException("(sqlite3.OperationalError) database is locked")
+        real(run_id, status=status)
+
+    recorder._client.set_terminated = locked_twice
+    recorder.end(RuntimeError("the trial failed"))
+    run = MlflowClient(store.uri).get_run(recorder.run_id)
+    assert run.info.status == "FAILED"
+    assert run.data.tags["error"] == "RuntimeError: the trial failed"
+    assert calls == ["FAILED"] * 3
+
+
+def test_a_run_whose_end_fails_for_good_says_so(tmp_path: Path) -> None:
+    """A store that stays locked: the error goes on (bounded: a few seconds), not swallowed."""
+    from mlflow.exceptions import MlflowException
+
+    from nnexp.tracking import RunRecorder, open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'mlflow.db'}", "nnexp", None)
+    recorder = RunRecorder(store, tags={"nnexp.kind": "trial"})
+    recorder.__enter__()
+
+    def always_locked(run_id: str, status: str | None = None) -> None:
+        raise MlflowException("(sqlite3.OperationalError) database is locked")
+
+    recorder._client.set_terminated = always_locked
+    started = time.monotonic()
+    with pytest.raises(MlflowException, match="database is locked"):
+        recorder.end(None)
+    assert time.monotonic() - started < 15
