@@ -210,3 +210,28 @@ def test_a_run_whose_end_fails_for_good_says_so(tmp_path: Path) -> None:
     with pytest.raises(MlflowException, match="database is locked"):
         recorder.end(None)
     assert time.monotonic() - started < 15
+
+
+@pytest.mark.parametrize("cell", ["nan", "NaN", "inf", "-inf", "1e309"])
+def test_a_missing_target_value_is_refused_not_a_class(tmp_path: Path, cell: str) -> None:
+    """A target cell ``nan`` among 0/1 labels made a third class "nan" and trained (exit 0);
+    a feature cell ``nan`` was already refused. Both now name the row and column."""
+    from nnexp.data.csv_data import load_csv
+
+    rows = "".join(f"{i},{i % 3},{i % 2}\n" for i in range(30))
+    path = tmp_path / "d.csv"
+    path.write_text(f"a,b,y\n{rows}1,2,{cell}\n")
+    with pytest.raises(ValueError) as refused:
+        load_csv(path, target="y")
+    assert str(refused.value) == (
+        f"{path}: row 31 (line 32 of the file), column 'y': missing/non-finite target value "
+        f"{cell!r}"
+    )
+
+
+def test_an_unreadable_csv_names_the_file(tmp_path: Path) -> None:
+    """``data.path=/proc/self/mem``: ``[Errno 5] Input/output error``, naming no file."""
+    from nnexp.data.csv_data import load_csv
+
+    with pytest.raises(ValueError, match=r"^/proc/\d+/mem: cannot read it: Input/output error"):
+        load_csv("/proc/self/mem", target="y")
