@@ -237,7 +237,36 @@ def _composition_message(exc: BaseException) -> str | None:
         from nnexp.config.compose import describe_config_error
 
         return describe_config_error(exc)
+    if isinstance(exc, ValueError | TypeError) and _raised_by_hydras_composition(exc):
+        return _null_group_message() or str(exc).strip().splitlines()[0]
     return None
+
+
+def _null_group_message() -> str | None:
+    """``model=null``: Hydra says only "Got NoneType"; name the override and the options."""
+    from pathlib import Path
+
+    from nnexp.config.store import CONF_DIR
+
+    for word in sys.argv[1:]:
+        key, _, value = word.lstrip("+~").partition("=")
+        group = Path(CONF_DIR) / key
+        if value.strip().lower() in ("null", "~") and group.is_dir():
+            options = sorted(path.stem for path in group.glob("*.yaml"))
+            return f"{word}: '{key}' is a config group; valid options: {', '.join(options)}"
+    return None
+
+
+def _raised_by_hydras_composition(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from Hydra reading the overrides and defaults list (bad input),
+    rather than from the task Hydra runs."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    return bool(frames) and any(
+        part in frames[-1].filename.replace(os.sep, "/")
+        for part in ("/hydra/_internal/defaults_list.py", "/hydra/core/override_parser/")
+    )
 
 
 def _end_runs(exc: BaseException | None) -> None:

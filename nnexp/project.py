@@ -69,10 +69,27 @@ def tracking_uri(explicit: str | None, flag: str = "tracking.uri") -> Choice:
 
 
 def experiment_name(explicit: str | None, flag: str = "tracking.experiment_name") -> Choice:
-    """The experiment: ``explicit``, else ``$MLFLOW_EXPERIMENT_NAME``, else ``nnexp``."""
+    """The experiment: ``explicit``, else ``$MLFLOW_EXPERIMENT_NAME``, else ``nnexp``.
+
+    A name holding a password or token is refused: the store keeps experiment names in clear
+    (redacting one would name another experiment).
+    """
     if explicit is not None and str(explicit).strip():
-        return Choice(str(explicit), flag)
+        return _without_secret(Choice(str(explicit), flag))
     from_env = os.environ.get(EXPERIMENT_ENV, "").strip()
     if from_env:
-        return Choice(from_env, EXPERIMENT_ENV)
+        return _without_secret(Choice(from_env, EXPERIMENT_ENV))
     return Choice(DEFAULT_EXPERIMENT, "default")
+
+
+def _without_secret(choice: Choice) -> Choice:
+    from nnexp.errors import ConfigError
+    from nnexp.redact import redact
+
+    shown = redact(choice.value)
+    if shown != choice.value:
+        raise ConfigError(
+            f"{choice.source}={shown!r} is invalid: it holds a password or token, and MLflow "
+            "stores experiment names in clear; choose a name without one"
+        )
+    return choice

@@ -7,6 +7,7 @@ value and what is valid, e.g. ``optimizer.lr=-1.0 is invalid: must be > 0``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,10 +16,15 @@ from nnexp.errors import ConfigError
 DTYPES = ("float64", "float32")
 TASKS = ("auto", "classification", "regression")
 OUTPUTS_AUTO = "auto"
+#: the config's numbers are finite, except these, where ``inf`` means "no limit"
+UNBOUNDED_KEYS = ("trainer.divergence_bound",)
 
 
 def validate_config(cfg: Any) -> None:
     """Raise :class:`ConfigError` for the first invalid value in ``cfg``."""
+    for group in ("data", "model", "optimizer", "trainer", "tracking", "launcher"):
+        if cfg.get(group) is not None:
+            _check_finite(group, cfg[group])
     _validate_data(cfg.data)
     _validate_model(cfg.model)
     _validate_optimizer(cfg.optimizer)
@@ -61,14 +67,17 @@ def _validate_data(data: Any) -> None:
 
 
 def _validate_class_weight(weights: Any) -> None:
+    from omegaconf import ListConfig
+
     if weights is None or weights == "balanced":
         return
-    if isinstance(weights, str) or not all(
+    is_list = isinstance(weights, list | tuple | ListConfig)
+    if not is_list or not all(
         isinstance(w, int | float) and not isinstance(w, bool) and w > 0 for w in weights
     ):
         _fail(
             "data.class_weight",
-            weights if isinstance(weights, str) else list(weights),
+            list(weights) if is_list else weights,
             "valid choices: null, balanced, or a list of positive weights, one per class",
         )
 
@@ -182,15 +191,34 @@ def _validate_trainer(trainer: Any) -> None:
         if trainer.get(key) is not None and not trainer[key] > 0:
             _fail(f"trainer.{key}", trainer[key], "must be > 0 (or null: off)")
     stop = trainer.early_stopping
-    if stop.enabled:
-        _positive_int("trainer.early_stopping.patience", stop.patience)
-        _at_least("trainer.early_stopping.min_delta", stop.min_delta, 0.0)
-        if not (stop.monitor.startswith("val_") or stop.monitor.startswith("train_")):
-            _fail(
-                "trainer.early_stopping.monitor",
-                stop.monitor,
-                "must be a per-epoch metric such as val_loss, val_accuracy, val_rmse",
-            )
+    # checked even while disabled: a bad value is refused, not kept for later
+    _positive_int("trainer.early_stopping.patience", stop.patience)
+    _at_least("trainer.early_stopping.min_delta", stop.min_delta, 0.0)
+    if stop.enabled and not (stop.monitor.startswith("val_") or stop.monitor.startswith("train_")):
+        _fail(
+            "trainer.early_stopping.monitor",
+            stop.monitor,
+            "must be a per-epoch metric such as val_loss, val_accuracy, val_rmse",
+        )
+
+
+def _check_finite(key: str, node: Any) -> None:
+    """Refuse NaN and infinity anywhere under ``node``: they pass every ``>= 0`` / ``> 0``
+    check below (``inf``) or none (``nan``) and would reach the engine's own asserts."""
+    from omegaconf import DictConfig, ListConfig
+
+    if isinstance(node, DictConfig):
+        for name in node:
+            _check_finite(f"{key}.{name}", node[name])
+    elif isinstance(node, ListConfig | list | tuple):
+        for index, item in enumerate(node):
+            _check_finite(f"{key}[{index}]", item)
+    elif (
+        isinstance(node, float)
+        and not math.isfinite(node)
+        and not (node == math.inf and key in UNBOUNDED_KEYS)
+    ):
+        _fail(key, node, "must be a finite number")
 
 
 def _fail(key: str, value: Any, rule: str) -> None:

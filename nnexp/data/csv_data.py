@@ -65,6 +65,14 @@ def _try_float(cell: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _parses_as_float(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
 def _read(path: Path, delimiter: str) -> tuple[list[str], list[tuple[int, int, list[str]]]]:
     """Return the header and ``(row, line, cells)`` for each non-blank data row."""
     with path.open(newline="", encoding="utf-8-sig") as f:
@@ -88,6 +96,8 @@ def _read(path: Path, delimiter: str) -> tuple[list[str], list[tuple[int, int, l
                 f"0x{exc.object[exc.start]:02x} near line {reader.line_num + 1}); a CSV file "
                 "must be UTF-8 text"
             ) from None
+        except OSError as exc:  # e.g. /proc/self/mem: EIO
+            raise ValueError(f"{path}: cannot read it: {exc.strerror or exc}") from None
     if header is None:
         raise ValueError(f"{path}: file is empty (no header row, no data rows)")
     return header, rows
@@ -177,6 +187,11 @@ def load_csv(
             X[r, j] = _number(cells[c], path, row, line, header[c])
         if cells[t_col] == "":
             raise ValueError(f"{_where(path, row, line, target)}: empty target cell")
+        if _try_float(cells[t_col]) is None and _parses_as_float(cells[t_col]):
+            raise ValueError(  # nan/inf: a missing value, not a class named "nan"
+                f"{_where(path, row, line, target)}: missing/non-finite target value "
+                f"{cells[t_col]!r}"
+            )
         raw_targets.append(cells[t_col])
 
     numeric = [_try_float(cell) for cell in raw_targets]

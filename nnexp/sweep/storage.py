@@ -149,7 +149,7 @@ def _rdb_storage(url: str, heartbeat_interval: int | None, grace_period: int | N
                 ):
                     raise storage_error(url, exc) from None
                 time.sleep(random.uniform(0.2, 0.5) * attempt)  # let the other creator commit
-            except sqlalchemy.exc.SQLAlchemyError as exc:
+            except (sqlalchemy.exc.SQLAlchemyError, ImportError) as exc:  # no DB driver
                 raise storage_error(url, exc) from None
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -29,6 +29,8 @@ MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_PER_BATCH = 100
 MAX_TAG_LENGTH = 5000
 FLUSH_SECONDS = 5.0
+#: seconds to wait before each new attempt to end a run whose store is transiently locked
+TERMINATE_RETRY_WAITS = (0.5, 1.0, 2.0, 4.0)
 #: Not logged per epoch: the step itself, and the epoch's wall time (noise that would cost a
 #: sixth of a run's metric points; it stays in history.csv, and ``train_time`` is logged).
 SKIPPED_EPOCH_KEYS = ("epoch", "epoch_time")
@@ -138,9 +140,19 @@ class RunRecorder:
         self._terminate(status)
 
     def _terminate(self, status: str) -> None:
+        """End the run, retrying while SQLite says ``database is locked``: a read transaction
+        upgrading to a write gets that at once under concurrent writers (no busy timeout), and a
+        run left RUNNING by a live process (a sweep worker going on) is one no reaper ends."""
         self.status = status
         _open_runs.pop(self.run_id, None)
-        self._client.set_terminated(self.run_id, status=status)
+        for wait in (*TERMINATE_RETRY_WAITS, None):
+            try:
+                self._client.set_terminated(self.run_id, status=status)
+                return
+            except Exception as err:
+                if wait is None or not _store_locked(err):
+                    raise
+                time.sleep(wait)
 
     # -- writing ----------------------------------------------------------------------------
     def log_params(self, params: Mapping[str, Any]) -> None:
@@ -239,6 +251,12 @@ def source_tags() -> dict[str, str]:
         "mlflow.source.name": sys.argv[0] or "python",
         "mlflow.source.type": "LOCAL",
     }
+
+
+def _store_locked(err: BaseException) -> bool:
+    """Whether ``err`` is SQLite's transient ``database is locked`` (or ``busy``)."""
+    text = str(err).lower()
+    return "database is locked" in text or "database is busy" in text
 
 
 def end_open_runs(exc: BaseException | None) -> None:

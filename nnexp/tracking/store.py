@@ -63,7 +63,10 @@ def resolve_uri(uri: str | None) -> str:
     from nnexp.project import tracking_uri
 
     uri = tracking_uri(uri).value.strip()
-    scheme = uri.split("://", 1)[0].split("+", 1)[0].lower() if "://" in uri else ""
+    if "://" in uri:  # schemes are case-insensitive (RFC 3986): HTTP:// is http://
+        head, rest = uri.split("://", 1)
+        uri = f"{head.lower()}://{rest}"
+    scheme = uri.split("://", 1)[0].split("+", 1)[0] if "://" in uri else ""
     if scheme not in LOCAL_SCHEMES:
         raise TrackingError(
             f"tracking.uri={redact(uri)!r} is invalid: expected a URI starting with one of "
@@ -305,16 +308,17 @@ def check_server(uri: str, timeout: float = 5.0) -> None:
 
     MLflow's own client retries an unreachable server with back-off for minutes.
     """
+    import http.client
     import urllib.error
     import urllib.request
     from urllib.parse import urlsplit, urlunsplit
 
     parts = urlsplit(uri)
     netloc = parts.hostname or ""
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
-    health = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") + "/health", "", ""))
     try:
+        if parts.port:  # ValueError for a port that is not a number in 0-65535
+            netloc = f"{netloc}:{parts.port}"
+        health = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") + "/health", "", ""))
         with urllib.request.urlopen(health, timeout=timeout) as response:
             if response.status == 200:
                 return
@@ -323,7 +327,7 @@ def check_server(uri: str, timeout: float = 5.0) -> None:
         if exc.code in (401, 403):  # auth-protected servers may guard /health too
             return
         reason = f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
         reason = str(getattr(exc, "reason", exc))
     raise TrackingError(f"cannot reach the MLflow tracking server {redact(uri)}: {reason}")
 

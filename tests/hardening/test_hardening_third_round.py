@@ -1,0 +1,237 @@
+"""Issue 12, third adversarial round: new cases of the kinds issue 12 lists, each of which
+crashed (exit 1), was silently accepted, was slow or wrote a secret before its fix.
+
+Each end-to-end case runs ``python -m nnexp`` in a folder that already holds a store with one
+run, then checks one ``nnexp: error:`` line naming the key and value, exit 2, and that the store
+still holds exactly that run (read back through ``MlflowClient`` over every experiment).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from hardening_support import TINY, run
+
+from nnexp.errors import ConfigError
+
+SECRET = "Th1rdR0undPW"
+
+
+@pytest.fixture(scope="module")
+def store_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder whose store holds one finished run."""
+    folder = tmp_path_factory.mktemp("third_round")
+    done = run([*TINY, "trainer.epochs=2", "tracking.log_plots=false"], folder)
+    assert done.returncode == 0, done.stderr
+    return folder
+
+
+def _run_ids(folder: Path) -> list[str]:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{folder}/mlruns/mlflow.db")
+    experiments = [e.experiment_id for e in client.search_experiments(view_type=3)]
+    return sorted(r.info.run_id for r in client.search_runs(experiments, run_view_type=3))
+
+
+def _refused(folder: Path, args: list[str], *needles: str, within: float = 60.0) -> str:
+    before = _run_ids(folder)
+    started = time.monotonic()
+    done = run([*TINY, "trainer.epochs=2", *args], folder, timeout=within + 60)
+    elapsed = time.monotonic() - started
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2, (done.returncode, done.stderr[-800:])
+    assert len(lines) == 1 and lines[0].startswith("nnexp: error: "), done.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    assert "Error:" not in lines[0] and "NNEXP_TRACEBACK" not in lines[0], lines[0]
+    assert SECRET not in done.stdout + done.stderr
+    assert _run_ids(folder) == before
+    assert elapsed < within, f"{elapsed:.0f} s"
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("override", "needle"),
+    [
+        ("optimizer.l1=inf", "optimizer.l1=inf"),
+        ("trainer.clip_grad_value=inf", "trainer.clip_grad_value=inf"),
+        ("trainer.clip_grad_norm=inf", "trainer.clip_grad_norm=inf"),
+        ("optimizer.weight_decay=inf", "optimizer.weight_decay=inf"),
+        ("data.input_noise=inf", "data.input_noise=inf"),
+        ("optimizer.schedule.name=cosine optimizer.schedule.min_lr=inf", "min_lr=inf"),
+        ("data.class_weight=[1.0,inf]", "data.class_weight"),
+        ("data.class_weight=3", "data.class_weight=3"),
+        ("trainer.early_stopping.patience=-1", "trainer.early_stopping.patience=-1"),
+        ("trainer.early_stopping.min_delta=nan", "trainer.early_stopping.min_delta=nan"),
+        ("trainer.early_stopping.min_delta=-1", "trainer.early_stopping.min_delta=-1"),
+    ],
+)
+def test_non_finite_and_unused_but_invalid_values_are_refused_at_composition(
+    override: str, needle: str
+) -> None:
+    """Each crashed in the engine (exit 1) or trained: ``inf`` passed ``>= 0`` and ``> 0``
+    checks, an int class weight was iterated, early-stopping values were checked only when
+    early stopping was on."""
+    from nnexp.config.compose import compose_config
+
+    with pytest.raises(ConfigError) as refused:
+        compose_config([*TINY, *override.split()])
+    assert needle in str(refused.value), str(refused.value)
+    assert "is invalid" in str(refused.value)
+
+
+def test_inf_value_refused_before_the_store(store_folder: Path) -> None:
+    _refused(store_folder, ["optimizer.l1=inf"], "optimizer.l1=inf", "must be a finite number")
+
+
+def test_null_config_group_is_one_line(store_folder: Path) -> None:
+    """``model=null`` raised Hydra's ValueError: exit 1 and "NNEXP_TRACEBACK"."""
+    _refused(store_folder, ["model=null"], "model=null", "mlp")
+
+
+def test_uppercase_http_scheme_fails_fast(store_folder: Path) -> None:
+    """``HTTP://`` skipped the 5 s reachability check: 255 s of MLflow retries."""
+    _refused(
+        store_folder,
+        [f"tracking.uri=HTTP://u:{SECRET}@127.0.0.1:9/"],
+        "cannot reach the MLflow tracking server",
+        within=20,
+    )
+
+
+@pytest.mark.parametrize(
+    "uri", [f"http://u:{SECRET}@127.0.0.1:9/ x", "http://127.0.0.1:abc/", "https://h:99999/"]
+)
+def test_malformed_server_uri_is_one_line(store_folder: Path, uri: str) -> None:
+    """A space (``InvalidURL``) or a bad port (``ValueError``) escaped the reachability check."""
+    _refused(
+        store_folder,
+        [f"tracking.uri='{uri}'"],
+        "cannot reach the MLflow tracking server",
+        within=20,
+    )
+
+
+def test_sweep_storage_without_its_driver_is_one_line(store_folder: Path) -> None:
+    """``mysql://`` without MySQLdb: Optuna's ImportError, exit 1."""
+    line = _refused(
+        store_folder,
+        ["+sweep=lr", "sweep.n_trials=2", f"sweep.storage=mysql://u:{SECRET}@127.0.0.1:9/x"],
+        "cannot open the Optuna storage mysql://u:***@127.0.0.1:9/x",
+    )
+    assert "install" in line
+
+
+@pytest.mark.parametrize(
+    "name", [f"exp?token={SECRET}", f"http://u:{SECRET}@host/exp", f"exp password={SECRET}"]
+)
+def test_experiment_name_holding_a_secret_is_refused(store_folder: Path, name: str) -> None:
+    """The experiment name was stored in clear in the store's experiments table."""
+    _refused(store_folder, [f"tracking.experiment_name='{name}'"], "tracking.experiment_name")
+    data = (store_folder / "mlruns" / "mlflow.db").read_bytes()
+    assert SECRET.encode() not in data
+
+
+def test_experiment_name_secret_from_the_environment_is_refused(store_folder: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from nnexp_testing import nnexp_env
+
+    before = _run_ids(store_folder)
+    env = {**nnexp_env(), "MLFLOW_EXPERIMENT_NAME": f"e?token={SECRET}"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "nnexp", *TINY, "trainer.epochs=2"],
+        cwd=store_folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and "MLFLOW_EXPERIMENT_NAME" in done.stderr
+    assert SECRET not in done.stdout + done.stderr
+    assert _run_ids(store_folder) == before
+    assert os.path.isfile(store_folder / "mlruns" / "mlflow.db")
+    assert SECRET.encode() not in (store_folder / "mlruns" / "mlflow.db").read_bytes()
+
+
+def test_a_run_whose_end_meets_a_locked_database_still_ends(tmp_path: Path) -> None:
+    """Seen in a ``sweep.workers=2`` kill round: a trial failed outside the trial (SQLite's
+    ``database is locked``, which a read transaction upgrading to a write gets at once, without
+    MLflow's busy timeout), ending its run met the same lock, and the run stayed RUNNING while
+    its worker went on to other trials (so no reaper could end it). A transient lock is now
+    retried; the run ends FAILED. The lock is injected into the real store's client."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    from nnexp.tracking import RunRecorder, open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'mlflow.db'}", "nnexp", None)
+    recorder = RunRecorder(store, tags={"nnexp.kind": "trial"})
+    recorder.__enter__()
+    real = recorder._client.set_terminated
+    calls = []
+
+    def locked_twice(run_id: str, status: str | None = None) -> None:
+        calls.append(status)
+        if len(calls) <= 2:
+            raise MlflowException("(sqlite3.OperationalError) database is locked")
+        real(run_id, status=status)
+
+    recorder._client.set_terminated = locked_twice
+    recorder.end(RuntimeError("the trial failed"))
+    run = MlflowClient(store.uri).get_run(recorder.run_id)
+    assert run.info.status == "FAILED"
+    assert run.data.tags["error"] == "RuntimeError: the trial failed"
+    assert calls == ["FAILED"] * 3
+
+
+def test_a_run_whose_end_fails_for_good_says_so(tmp_path: Path) -> None:
+    """A store that stays locked: the error goes on (bounded: a few seconds), not swallowed."""
+    from mlflow.exceptions import MlflowException
+
+    from nnexp.tracking import RunRecorder, open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'mlflow.db'}", "nnexp", None)
+    recorder = RunRecorder(store, tags={"nnexp.kind": "trial"})
+    recorder.__enter__()
+
+    def always_locked(run_id: str, status: str | None = None) -> None:
+        raise MlflowException("(sqlite3.OperationalError) database is locked")
+
+    recorder._client.set_terminated = always_locked
+    started = time.monotonic()
+    with pytest.raises(MlflowException, match="database is locked"):
+        recorder.end(None)
+    assert time.monotonic() - started < 15
+
+
+@pytest.mark.parametrize("cell", ["nan", "NaN", "inf", "-inf", "1e309"])
+def test_a_missing_target_value_is_refused_not_a_class(tmp_path: Path, cell: str) -> None:
+    """A target cell ``nan`` among 0/1 labels made a third class "nan" and trained (exit 0);
+    a feature cell ``nan`` was already refused. Both now name the row and column."""
+    from nnexp.data.csv_data import load_csv
+
+    rows = "".join(f"{i},{i % 3},{i % 2}\n" for i in range(30))
+    path = tmp_path / "d.csv"
+    path.write_text(f"a,b,y\n{rows}1,2,{cell}\n")
+    with pytest.raises(ValueError) as refused:
+        load_csv(path, target="y")
+    assert str(refused.value) == (
+        f"{path}: row 31 (line 32 of the file), column 'y': missing/non-finite target value "
+        f"{cell!r}"
+    )
+
+
+def test_an_unreadable_csv_names_the_file(tmp_path: Path) -> None:
+    """``data.path=/proc/self/mem``: ``[Errno 5] Input/output error``, naming no file."""
+    from nnexp.data.csv_data import load_csv
+
+    with pytest.raises(ValueError, match=r"^/proc/\d+/mem: cannot read it: Input/output error"):
+        load_csv("/proc/self/mem", target="y")
