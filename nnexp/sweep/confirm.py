@@ -81,8 +81,11 @@ def check_confirm(spec: Any, dims: list[Any]) -> None:
         )
 
 
-def confirm_study_name(spec: Any) -> str:
-    return f"{spec.study}.confirm-top{spec.confirm.top_k}x{spec.confirm.seeds}"
+def confirm_study_name(study_name: str, spec: Any) -> str:
+    """``<search study>.confirm-top<K>x<S>``: named after the search study as resolved (its
+    default ``lr-<digest>`` name included), so two studies of one sweep file sharing a storage
+    never share a confirm phase."""
+    return f"{study_name}.confirm-top{spec.confirm.top_k}x{spec.confirm.seeds}"
 
 
 def confirm_seeds(base_seed: int, n: int) -> list[int]:
@@ -96,14 +99,14 @@ def open_confirm_study(plan: Any, study: Any) -> Any:
     with sweep_lock(plan.lock_path):
         return optuna.create_study(
             storage=study._storage,
-            study_name=confirm_study_name(plan.spec),
+            study_name=confirm_study_name(plan.study_name, plan.spec),
             load_if_exists=True,
             direction=plan.spec.objective_directions[0],
             sampler=optuna.samplers.RandomSampler(seed=0),  # nothing is sampled: jobs are queued
         )
 
 
-def confirm_settled(storage: Any, spec: Any) -> bool:
+def confirm_settled(storage: Any, study_name: str, spec: Any) -> bool:
     """Whether a finished search needs no confirm work: none asked, or its jobs all ended.
 
     Read before anything is created, so that a finished sweep whose confirm phase was killed
@@ -115,7 +118,9 @@ def confirm_settled(storage: Any, spec: Any) -> bool:
     from optuna.trial import TrialState
 
     try:
-        confirm = optuna.load_study(study_name=confirm_study_name(spec), storage=storage)
+        confirm = optuna.load_study(
+            study_name=confirm_study_name(study_name, spec), storage=storage
+        )
     except KeyError:
         return False
     if PLAN_ATTR not in confirm.user_attrs:

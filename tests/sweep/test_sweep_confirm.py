@@ -173,3 +173,39 @@ def test_confirm_seeds_are_fresh_and_shared():
     assert seeds == [39999, 39998, 39997, 39996, 39995]
     assert not set(seeds) & {trial_seed(3, n) for n in range(9000)}
     assert math.isfinite(sum(seeds))
+
+
+@pytest.mark.slow
+def test_two_studies_of_one_sweep_in_one_storage_each_confirm_their_own_trials(bench):
+    """``+sweep=lr`` and ``+sweep=lr optimizer=sgd`` are two studies (``lr-<digest>`` each);
+    in one shared storage (a database URL, as in "Scale out") their confirm phases must be two
+    studies too, named after each search study, not one ``lr.confirm-...`` that the second
+    sweep would read back as its own (the first sweep's winners under the second's parent)."""
+    import optuna
+
+    storage = f"sqlite:///{bench.workdir / 'optuna.db'}"
+    shared = [f"sweep.storage={storage}", "sweep.n_trials=3"]
+    confirm = ["sweep.confirm.top_k=1", "sweep.confirm.seeds=2"]
+    adam = bench.run("lr", *shared, *confirm)
+    sgd = bench.run("lr", *shared, "optimizer=sgd", *confirm)
+    assert adam["study"] != sgd["study"]
+    names = {s.study_name for s in optuna.get_all_study_summaries(storage)}
+    assert names == {
+        adam["study"],
+        sgd["study"],
+        f"{adam['study']}.confirm-top1x2",
+        f"{sgd['study']}.confirm-top1x2",
+    }
+    for summary in (adam, sgd):
+        study = optuna.load_study(study_name=summary["study"], storage=storage)
+        top = summary["confirm"]["configs"][0]
+        assert top["label"] == f"trial {study.best_trial.number}"
+        assert top["search_value"] == study.best_value
+    parents, _ = bench.parents_and_children()
+    by_study = {p.data.tags["nnexp.study"]: p.info.run_id for p in parents}
+    for summary in (adam, sgd):
+        children = [
+            r for r in _confirm_children(bench) if r.data.tags["nnexp.study"] == summary["study"]
+        ]
+        assert len(children) == 2 * 2
+        assert {r.data.tags["mlflow.parentRunId"] for r in children} == {by_study[summary["study"]]}
