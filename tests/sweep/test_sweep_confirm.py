@@ -209,3 +209,53 @@ def test_two_studies_of_one_sweep_in_one_storage_each_confirm_their_own_trials(b
         ]
         assert len(children) == 2 * 2
         assert {r.data.tags["mlflow.parentRunId"] for r in children} == {by_study[summary["study"]]}
+
+
+def _report_row(label: str, trial: int | None, values: list[float]) -> dict:
+    from nnexp.stats import summarize
+
+    return {
+        "label": label,
+        "trial": trial,
+        "params": {} if trial is None else {"lr": 0.1},
+        "search_value": None if trial is None else min(values),
+        "values": values,
+        "per_seed": {"best_val_loss": values},
+        "stats": {"best_val_loss": summarize(values).as_dict()},
+        "overrides": [],
+    }
+
+
+@pytest.mark.parametrize(
+    ("direction", "base_values", "base_better"),
+    [
+        ("minimize", [0.08, 0.09], True),
+        ("minimize", [0.2, 0.3], False),
+        ("maximize", [0.2, 0.3], True),
+    ],
+)
+def test_the_winner_line_says_when_the_base_config_has_the_better_mean(
+    direction, base_values, base_better
+):
+    """The winner is chosen among the searched configurations; the base config is the
+    reference. When the base config's mean is the better one, the winner line must say so
+    (seen: ``winner by mean best_val_loss: trial 1 (*)`` above a base row with a lower mean)."""
+    from nnexp.sweep.confirm_report import format_report
+
+    report = {
+        "metric": "best_val_loss",
+        "direction": direction,
+        "seeds": [9999, 9998],
+        "significance": 0.05,
+        "configs": [_report_row("trial 1", 1, [0.1, 0.12]), _report_row("base", None, base_values)],
+        "winner": "trial 1",
+        "comparisons": [],
+    }
+    lines = format_report(report).splitlines()
+    (line,) = [line for line in lines if "winner by mean" in line]
+    assert line.startswith(
+        "  winner by mean best_val_loss among the searched configurations: trial 1 (*)"
+    )
+    base_mean = sum(base_values) / 2
+    note = f"; the base config's mean ({base_mean:.4g}) is better: the search did not beat it"
+    assert line.endswith(note) == base_better, line
