@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nnexp.errors import ConfigError
+from nnexp.sweep.attrs import RUN_ID_ATTR
 from nnexp.sweep.overrides import SEED_STRIDE, merge_overrides
 from nnexp.sweep.storage import sweep_lock
 
@@ -179,6 +180,7 @@ def _decided(plan: Any, study: Any, confirm: Any, runs: Any) -> bool:
         for seed in seeds:
             for index in range(len(configs)):
                 confirm.enqueue_trial({}, user_attrs={JOB_ATTR: ConfirmJob(index, seed).attrs()})
+        confirm.set_metric_names([plan.spec.objective_metrics[0]])  # dashboards name the value
         confirm.set_user_attr(
             PLAN_ATTR,
             {
@@ -342,8 +344,9 @@ def _run_job(plan: Any, confirm: Any, trial: Any, decided: dict[str, Any], runs:
         return
     finals = result.final_metrics
     kept = {k: float(v) for k, v in finals.items() if k == metric or k.startswith("test_")}
-    # one journal write: the metrics and the MLflow run id (for optuna-dashboard users)
     trial.set_user_attr(RESULT_ATTR, {**kept, "run_id": result.run_id})
+    if result.run_id:  # optuna-dashboard users jump from a trial to its run, as in the search
+        trial.set_user_attr(RUN_ID_ATTR, result.run_id)
     value = finals.get(metric)
     state = "COMPLETE"
     if result.history.diverged or value is None or not math.isfinite(value):

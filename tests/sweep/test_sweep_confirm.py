@@ -209,6 +209,13 @@ def test_two_studies_of_one_sweep_in_one_storage_each_confirm_their_own_trials(b
         ]
         assert len(children) == 2 * 2
         assert {r.data.tags["mlflow.parentRunId"] for r in children} == {by_study[summary["study"]]}
+        # optuna-dashboard on the confirm study: the value is named, each job names its run
+        confirm_study = optuna.load_study(
+            study_name=f"{summary['study']}.confirm-top1x2", storage=storage
+        )
+        assert confirm_study.metric_names == ["best_val_loss"]
+        run_ids = [t.user_attrs.get("mlflow_run_id") for t in confirm_study.trials]
+        assert sorted(run_ids) == sorted(r.info.run_id for r in children)
 
 
 def _report_row(label: str, trial: int | None, values: list[float]) -> dict:
