@@ -44,9 +44,14 @@ def status(message: str) -> None:
 
 def silence_stdout() -> None:
     """Point stdout at /dev/null, so a closed pipe raises no more errors (even at exit)."""
+    silence(sys.stdout)
+
+
+def silence(stream: Any) -> None:
+    """Point ``stream``'s file descriptor at /dev/null (a reader that went away)."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, stream.fileno())
         os.close(devnull)
     except (OSError, ValueError, AttributeError):
         pass

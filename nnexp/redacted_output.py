@@ -28,10 +28,14 @@ MAX_PENDING = 65536
 class RedactingStream(io.TextIOBase):
     """A text stream that redacts each line before writing it to ``target``."""
 
-    def __init__(self, target: TextIO):
+    def __init__(self, target: TextIO, survive_closed_reader: bool = False):
         super().__init__()
         self.target = target
         self._pending = ""
+        # stderr: a reader that went away (`2>&1 | head`) silences it instead of raising into
+        # whatever was printing (a sweep's confirm line ended the sweep, its parent FAILED);
+        # stdout keeps raising, so `--help | head -3` still ends quietly with exit code 141
+        self.survive_closed_reader = survive_closed_reader
 
     def write(self, text: str) -> int:
         if not isinstance(text, str):
@@ -40,19 +44,32 @@ class RedactingStream(io.TextIOBase):
         cut = max(self._pending.rfind("\n"), self._pending.rfind("\r"))
         if cut >= 0:
             ready, self._pending = self._pending[: cut + 1], self._pending[cut + 1 :]
-            self.target.write(redact(ready))
+            self._write(redact(ready))
         if len(self._pending) > MAX_PENDING:
             self._emit_pending()
         return len(text)
 
     def flush(self) -> None:
         self._emit_pending()
-        self.target.flush()
+        self._guarded(self.target.flush)
 
     def _emit_pending(self) -> None:
         if self._pending:
             pending, self._pending = self._pending, ""
-            self.target.write(redact(pending))
+            self._write(redact(pending))
+
+    def _write(self, text: str) -> None:
+        self._guarded(lambda: self.target.write(text))
+
+    def _guarded(self, action: Any) -> None:
+        try:
+            action()
+        except BrokenPipeError:
+            if not self.survive_closed_reader:
+                raise
+            from nnexp.progress import silence
+
+            silence(self.target)
 
     # the rest is the target's: tqdm and the CLI ask isatty(); subprocesses take fileno()
     def isatty(self) -> bool:
@@ -100,7 +117,7 @@ def redacted_console() -> Iterator[None]:
     if not isinstance(sys.stdout, RedactingStream):
         sys.stdout = RedactingStream(sys.stdout)
     if not isinstance(sys.stderr, RedactingStream):
-        sys.stderr = RedactingStream(sys.stderr)
+        sys.stderr = RedactingStream(sys.stderr, survive_closed_reader=True)
     try:
         yield
     finally:

@@ -238,7 +238,8 @@ class PortableNetwork:
                 missing = [name for name in self.feature_names if name not in columns]
                 if missing:
                     raise ValueError(
-                        f"input lacks the feature columns {missing}; expected {self.feature_names}"
+                        f"input columns {columns[:10]} lack the feature columns {missing} the "
+                        "model was trained on (any order; extra columns are ignored)"
                     )
                 model_input = model_input[self.feature_names]
             model_input = model_input.to_numpy()

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nnexp.errors import ConfigError
+from nnexp.sweep.attrs import RUN_ID_ATTR
 from nnexp.sweep.overrides import SEED_STRIDE, merge_overrides
 from nnexp.sweep.storage import sweep_lock
 
@@ -81,8 +82,11 @@ def check_confirm(spec: Any, dims: list[Any]) -> None:
         )
 
 
-def confirm_study_name(spec: Any) -> str:
-    return f"{spec.study}.confirm-top{spec.confirm.top_k}x{spec.confirm.seeds}"
+def confirm_study_name(study_name: str, spec: Any) -> str:
+    """``<search study>.confirm-top<K>x<S>``: named after the search study as resolved (its
+    default ``lr-<digest>`` name included), so two studies of one sweep file sharing a storage
+    never share a confirm phase."""
+    return f"{study_name}.confirm-top{spec.confirm.top_k}x{spec.confirm.seeds}"
 
 
 def confirm_seeds(base_seed: int, n: int) -> list[int]:
@@ -96,14 +100,14 @@ def open_confirm_study(plan: Any, study: Any) -> Any:
     with sweep_lock(plan.lock_path):
         return optuna.create_study(
             storage=study._storage,
-            study_name=confirm_study_name(plan.spec),
+            study_name=confirm_study_name(plan.study_name, plan.spec),
             load_if_exists=True,
             direction=plan.spec.objective_directions[0],
             sampler=optuna.samplers.RandomSampler(seed=0),  # nothing is sampled: jobs are queued
         )
 
 
-def confirm_settled(storage: Any, spec: Any) -> bool:
+def confirm_settled(storage: Any, study_name: str, spec: Any) -> bool:
     """Whether a finished search needs no confirm work: none asked, or its jobs all ended.
 
     Read before anything is created, so that a finished sweep whose confirm phase was killed
@@ -115,7 +119,9 @@ def confirm_settled(storage: Any, spec: Any) -> bool:
     from optuna.trial import TrialState
 
     try:
-        confirm = optuna.load_study(study_name=confirm_study_name(spec), storage=storage)
+        confirm = optuna.load_study(
+            study_name=confirm_study_name(study_name, spec), storage=storage
+        )
     except KeyError:
         return False
     if PLAN_ATTR not in confirm.user_attrs:
@@ -174,6 +180,7 @@ def _decided(plan: Any, study: Any, confirm: Any, runs: Any) -> bool:
         for seed in seeds:
             for index in range(len(configs)):
                 confirm.enqueue_trial({}, user_attrs={JOB_ATTR: ConfirmJob(index, seed).attrs()})
+        confirm.set_metric_names([plan.spec.objective_metrics[0]])  # dashboards name the value
         confirm.set_user_attr(
             PLAN_ATTR,
             {
@@ -337,8 +344,9 @@ def _run_job(plan: Any, confirm: Any, trial: Any, decided: dict[str, Any], runs:
         return
     finals = result.final_metrics
     kept = {k: float(v) for k, v in finals.items() if k == metric or k.startswith("test_")}
-    # one journal write: the metrics and the MLflow run id (for optuna-dashboard users)
     trial.set_user_attr(RESULT_ATTR, {**kept, "run_id": result.run_id})
+    if result.run_id:  # optuna-dashboard users jump from a trial to its run, as in the search
+        trial.set_user_attr(RUN_ID_ATTR, result.run_id)
     value = finals.get(metric)
     state = "COMPLETE"
     if result.history.diverged or value is None or not math.isfinite(value):

@@ -131,7 +131,10 @@ def format_report(report: dict[str, Any]) -> str:
     if report["winner"] is None:
         lines.append("  no configuration finished a confirm run")
         return "\n".join(lines)
-    lines.append(f"  winner by mean {metric}: {report['winner']} (*)")
+    lines.append(
+        f"  winner by mean {metric} among the searched configurations: {report['winner']} (*)"
+        + _base_better_note(report)
+    )
     for comp in report["comparisons"]:
         if "p_value" not in comp:
             lines.append(f"  vs {comp['against']} ({comp['role']}): too few paired seeds to test")
@@ -143,6 +146,25 @@ def format_report(report: dict[str, Any]) -> str:
             f"({verdict} at {report['significance']}, n={comp['n']})"
         )
     return "\n".join(lines)
+
+
+def _base_better_note(report: dict[str, Any]) -> str:
+    """``; the base config's mean (M) is better: ...`` when the reference beats the winner.
+
+    The winner is chosen among the searched configurations only, so without this the line
+    would name a winner that the base config's row just below it beats.
+    """
+    means = {
+        row["label"]: row["stats"].get(report["metric"], {}).get("mean", math.nan)
+        for row in report["configs"]
+    }
+    base, winner = means.get(BASE_LABEL, math.nan), means.get(report["winner"], math.nan)
+    if not (math.isfinite(base) and math.isfinite(winner)):
+        return ""
+    better = base < winner if report["direction"] == "minimize" else base > winner
+    if not better:
+        return ""
+    return f"; the base config's mean ({base:.4g}) is better: the search did not beat it"
 
 
 def display_order(report: dict[str, Any]) -> list[dict[str, Any]]:

@@ -161,7 +161,7 @@ def run_sweep(cfg: Any, overrides: list[str]) -> dict[str, Any]:
         if (
             seen is not None
             and already_done(seen[1], plan.max_trials)
-            and confirm_settled(storage, spec)
+            and confirm_settled(storage, plan.study_name, spec)
         ):
             print(done_message(*seen, plan.max_trials, spec.objective_metrics[0]), flush=True)
             return {"study": plan.study_name, "already_done": True, "n_counted": seen[1].done}

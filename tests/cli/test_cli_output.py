@@ -161,6 +161,35 @@ def test_help_lists_the_subcommands_and_a_closed_pipe_exits_quietly(tmp_path):
         assert closed.returncode == 141, args
 
 
+@pytest.mark.slow
+def test_a_sweep_whose_reader_goes_away_finishes_and_is_recorded(tmp_path):
+    """``python -m nnexp +sweep=lr 2>&1 | head -2``: stdout and stderr are one pipe whose reader
+    is gone. A run then keeps training and is recorded (README); a sweep must too, confirm phase
+    included (its lines go to stderr: the first one ended the sweep, exit 141, parent FAILED
+    after one confirm run)."""
+    import mlflow
+
+    reader, writer = os.pipe()
+    os.close(reader)
+    sweep = ["+sweep=lr", "sweep.n_trials=2", "sweep.confirm.top_k=1", "sweep.confirm.seeds=2"]
+    result = subprocess.run(
+        [sys.executable, "-m", "nnexp", *sweep, *QUICK],
+        cwd=tmp_path,
+        stdout=writer,
+        stderr=writer,
+        env=nnexp_env(),
+        timeout=300,
+    )
+    os.close(writer)
+    assert result.returncode == 0
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    (experiment,) = [e for e in client.search_experiments() if e.name == "nnexp"]
+    runs = client.search_runs([experiment.experiment_id])
+    kinds = sorted(r.data.tags.get("nnexp.kind", "") for r in runs)
+    assert kinds == ["confirm"] * 4 + ["sweep"] + ["trial"] * 2
+    assert {r.info.status for r in runs} == {"FINISHED"}
+
+
 def test_cfg_job_prints_the_composed_config_and_runs_nothing(tmp_path):
     import yaml
 

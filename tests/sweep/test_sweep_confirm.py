@@ -173,3 +173,96 @@ def test_confirm_seeds_are_fresh_and_shared():
     assert seeds == [39999, 39998, 39997, 39996, 39995]
     assert not set(seeds) & {trial_seed(3, n) for n in range(9000)}
     assert math.isfinite(sum(seeds))
+
+
+@pytest.mark.slow
+def test_two_studies_of_one_sweep_in_one_storage_each_confirm_their_own_trials(bench):
+    """``+sweep=lr`` and ``+sweep=lr optimizer=sgd`` are two studies (``lr-<digest>`` each);
+    in one shared storage (a database URL, as in "Scale out") their confirm phases must be two
+    studies too, named after each search study, not one ``lr.confirm-...`` that the second
+    sweep would read back as its own (the first sweep's winners under the second's parent)."""
+    import optuna
+
+    storage = f"sqlite:///{bench.workdir / 'optuna.db'}"
+    shared = [f"sweep.storage={storage}", "sweep.n_trials=3"]
+    confirm = ["sweep.confirm.top_k=1", "sweep.confirm.seeds=2"]
+    adam = bench.run("lr", *shared, *confirm)
+    sgd = bench.run("lr", *shared, "optimizer=sgd", *confirm)
+    assert adam["study"] != sgd["study"]
+    names = {s.study_name for s in optuna.get_all_study_summaries(storage)}
+    assert names == {
+        adam["study"],
+        sgd["study"],
+        f"{adam['study']}.confirm-top1x2",
+        f"{sgd['study']}.confirm-top1x2",
+    }
+    for summary in (adam, sgd):
+        study = optuna.load_study(study_name=summary["study"], storage=storage)
+        top = summary["confirm"]["configs"][0]
+        assert top["label"] == f"trial {study.best_trial.number}"
+        assert top["search_value"] == study.best_value
+    parents, _ = bench.parents_and_children()
+    by_study = {p.data.tags["nnexp.study"]: p.info.run_id for p in parents}
+    for summary in (adam, sgd):
+        children = [
+            r for r in _confirm_children(bench) if r.data.tags["nnexp.study"] == summary["study"]
+        ]
+        assert len(children) == 2 * 2
+        assert {r.data.tags["mlflow.parentRunId"] for r in children} == {by_study[summary["study"]]}
+        # optuna-dashboard on the confirm study: the value is named, each job names its run
+        confirm_study = optuna.load_study(
+            study_name=f"{summary['study']}.confirm-top1x2", storage=storage
+        )
+        assert confirm_study.metric_names == ["best_val_loss"]
+        run_ids = [t.user_attrs.get("mlflow_run_id") for t in confirm_study.trials]
+        assert sorted(run_ids) == sorted(r.info.run_id for r in children)
+
+
+def _report_row(label: str, trial: int | None, values: list[float]) -> dict:
+    from nnexp.stats import summarize
+
+    return {
+        "label": label,
+        "trial": trial,
+        "params": {} if trial is None else {"lr": 0.1},
+        "search_value": None if trial is None else min(values),
+        "values": values,
+        "per_seed": {"best_val_loss": values},
+        "stats": {"best_val_loss": summarize(values).as_dict()},
+        "overrides": [],
+    }
+
+
+@pytest.mark.parametrize(
+    ("direction", "base_values", "base_better"),
+    [
+        ("minimize", [0.08, 0.09], True),
+        ("minimize", [0.2, 0.3], False),
+        ("maximize", [0.2, 0.3], True),
+    ],
+)
+def test_the_winner_line_says_when_the_base_config_has_the_better_mean(
+    direction, base_values, base_better
+):
+    """The winner is chosen among the searched configurations; the base config is the
+    reference. When the base config's mean is the better one, the winner line must say so
+    (seen: ``winner by mean best_val_loss: trial 1 (*)`` above a base row with a lower mean)."""
+    from nnexp.sweep.confirm_report import format_report
+
+    report = {
+        "metric": "best_val_loss",
+        "direction": direction,
+        "seeds": [9999, 9998],
+        "significance": 0.05,
+        "configs": [_report_row("trial 1", 1, [0.1, 0.12]), _report_row("base", None, base_values)],
+        "winner": "trial 1",
+        "comparisons": [],
+    }
+    lines = format_report(report).splitlines()
+    (line,) = [line for line in lines if "winner by mean" in line]
+    assert line.startswith(
+        "  winner by mean best_val_loss among the searched configurations: trial 1 (*)"
+    )
+    base_mean = sum(base_values) / 2
+    note = f"; the base config's mean ({base_mean:.4g}) is better: the search did not beat it"
+    assert line.endswith(note) == base_better, line

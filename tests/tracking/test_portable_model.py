@@ -89,8 +89,16 @@ def test_inputs_float32_float64_and_named_columns_in_any_order(tmp_path):
     np.testing.assert_array_equal(network.predict(frame.assign(extra=1.0)), expected)
     np.testing.assert_array_equal(network.predict(pd.DataFrame(raw)), expected)  # 0..d-1
 
-    with pytest.raises(ValueError, match=r"lacks the feature columns \['bmi'\]"):
+    with pytest.raises(ValueError, match=r"lack the feature columns \['bmi'\] the model"):
         network.predict(frame.drop(columns="bmi"))
+    # columns named otherwise (seen through /invocations): the message names what was sent,
+    # not only what is missing ("lacks ['x0', 'x1']; expected ['x0', 'x1']" said nothing new)
+    with pytest.raises(ValueError) as refused:
+        network.predict(pd.DataFrame(raw, columns=["a", "b", "c"]))
+    assert str(refused.value) == (
+        "input columns ['a', 'b', 'c'] lack the feature columns ['age', 'bmi', 'bp'] "
+        "the model was trained on (any order; extra columns are ignored)"
+    )
     with pytest.raises(ValueError, match=r"must have shape \(n, 3\).*got \(7, 2\)"):
         network.predict(raw[:, :2])
 
