@@ -235,3 +235,23 @@ def test_an_unreadable_csv_names_the_file(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match=r"^/proc/\d+/mem: cannot read it: Input/output error"):
         load_csv("/proc/self/mem", target="y")
+
+
+@pytest.mark.parametrize("command", ["runs", "reproduce abc", "compare abc def"])
+def test_reading_a_store_that_is_not_sqlite_is_one_line_at_once(
+    tmp_path: Path, command: str
+) -> None:
+    """``runs --tracking-uri sqlite:////proc/self/mem`` (or any file that is not SQLite): 112 s
+    and 37 lines of MLflow retries; a run already checked the file's header, the commands that
+    read a store did not."""
+    fake = tmp_path / "notes.db"
+    fake.write_text("not a database\n" * 10)
+    started = time.monotonic()
+    done = run([*command.split(), "--tracking-uri", f"sqlite:///{fake}"], tmp_path, timeout=60)
+    assert time.monotonic() - started < 20
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        f"nnexp: error: the MLflow store {fake} is not a SQLite database (it starts with "
+        "b'not a da'): move it away or pass another tracking.uri\n"
+    )
+    assert fake.read_text() == "not a database\n" * 10
