@@ -255,3 +255,15 @@ def test_reading_a_store_that_is_not_sqlite_is_one_line_at_once(
         "b'not a da'): move it away or pass another tracking.uri\n"
     )
     assert fake.read_text() == "not a database\n" * 10
+
+
+@pytest.mark.parametrize("output", ["/proc/nope/x.png", "{folder}"])
+def test_compare_output_that_cannot_be_written_is_one_line(store_folder: Path, output: str) -> None:
+    """``compare RUN --output /proc/nope/x.png``: ``FileNotFoundError``, exit 1, after reading
+    every run; ``--output`` naming a folder failed the same way in matplotlib."""
+    (run_id,) = _run_ids(store_folder)
+    output = output.format(folder=store_folder)
+    done = run(["compare", run_id[:8], "--output", output], store_folder, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"nnexp: error: compare: cannot write --output {output}: ")
+    assert done.stderr.count("\n") == 1, done.stderr
