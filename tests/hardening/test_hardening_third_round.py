@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from hardening_support import TINY, run
+from services import postgres  # noqa: F401  (the fixture)
 
 from nnexp.errors import ConfigError
 
@@ -267,3 +268,24 @@ def test_compare_output_that_cannot_be_written_is_one_line(store_folder: Path, o
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith(f"nnexp: error: compare: cannot write --output {output}: ")
     assert done.stderr.count("\n") == 1, done.stderr
+
+
+def test_postgresql_sweep_storage_password_reaches_no_byte(
+    tmp_path: Path,
+    postgres,  # noqa: F811  (the fixture imported above)
+) -> None:
+    """A sweep whose Optuna storage is ``postgresql://user:PASSWORD@...`` (the earlier tests
+    used a tracking server's password and an SQLite storage's ``?password=``): the console, every
+    file left in the folder (the MLflow store, artifacts such as best.json and trials.csv) and a
+    dump of the Optuna database hold no password."""
+    storage = postgres.uri("optuna")
+    args = [*TINY, "trainer.epochs=3", "+sweep=lr", "sweep.n_trials=2", "sweep.confirm.top_k=0"]
+    done = run([*args, f"sweep.storage={storage}"], tmp_path, timeout=240)
+    assert done.returncode == 0, done.stderr[-800:]
+    assert "2 trials (2 complete" in done.stdout
+    secret = postgres.password.encode()
+    assert secret not in (done.stdout + done.stderr).encode()
+    leaks = [p for p in tmp_path.rglob("*") if p.is_file() and secret in p.read_bytes()]
+    assert leaks == []
+    dump = postgres.run(str(postgres.bin / "pg_dump"), *postgres.socket_args(), "optuna")
+    assert "lr" in dump.stdout and postgres.password not in dump.stdout
