@@ -289,3 +289,12 @@ def test_postgresql_sweep_storage_password_reaches_no_byte(
     assert leaks == []
     dump = postgres.run(str(postgres.bin / "pg_dump"), *postgres.socket_args(), "optuna")
     assert "lr" in dump.stdout and postgres.password not in dump.stdout
+
+
+@pytest.mark.parametrize(
+    "override", ["model.hidden_sizes=[100000000000]", "data.n_samples=10000000000000"]
+)
+def test_a_config_too_large_for_memory_is_one_line(store_folder: Path, override: str) -> None:
+    """``MemoryError: Unable to allocate 2.91 TiB ...``, exit 1 and the traceback hint."""
+    line = _refused(store_folder, [override], "not enough memory", "Unable to allocate")
+    assert "model.hidden_sizes" in line and "data.n_samples" in line
