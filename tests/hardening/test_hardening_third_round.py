@@ -298,3 +298,21 @@ def test_a_config_too_large_for_memory_is_one_line(store_folder: Path, override:
     """``MemoryError: Unable to allocate 2.91 TiB ...``, exit 1 and the traceback hint."""
     line = _refused(store_folder, [override], "not enough memory", "Unable to allocate")
     assert "model.hidden_sizes" in line and "data.n_samples" in line
+
+
+def test_the_middle_snapshot_epoch_is_found_without_listing_every_epoch() -> None:
+    """``trainer.epochs=10**20``: the probe listed every logged epoch to find the middle one, so
+    the run grew to the OOM killer's size (SIGKILL at 210 s, its run left RUNNING). The middle
+    logged epoch is now computed, the same as the listing for every small case."""
+    from nnexp.nn.inspect import middle_logged_epoch
+
+    for epochs in range(1, 60):
+        for log_every in range(1, 12):
+            logged = [
+                e for e in range(1, epochs + 1) if e == 1 or e % log_every == 0 or e == epochs
+            ]
+            expected = min(logged, key=lambda e: abs(e - (1 + epochs) / 2))
+            assert middle_logged_epoch(epochs, log_every) == expected, (epochs, log_every)
+    started = time.monotonic()
+    assert middle_logged_epoch(10**20, 7) == 50000000000000000001 - 50000000000000000001 % 7
+    assert time.monotonic() - started < 0.01
