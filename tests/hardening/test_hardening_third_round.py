@@ -316,3 +316,14 @@ def test_the_middle_snapshot_epoch_is_found_without_listing_every_epoch() -> Non
     started = time.monotonic()
     assert middle_logged_epoch(10**20, 7) == 50000000000000000001 - 50000000000000000001 % 7
     assert time.monotonic() - started < 0.01
+
+
+def test_a_url_given_as_data_path_is_named_as_given_and_redacted(store_folder: Path) -> None:
+    """``data.path=http://u:PW@host/d.csv``: "file not found: http:/u:PW@host/d.csv" (the
+    single-slash form of a path, which redaction cannot know for a URL) printed the password."""
+    line = _refused(
+        store_folder,
+        ["data=csv", f"data.path=http://u:{SECRET}@127.0.0.1:9/d.csv", "data.target=y"],
+        "file not found: http://u:***@127.0.0.1:9/d.csv",
+    )
+    assert SECRET not in line
