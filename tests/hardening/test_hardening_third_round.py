@@ -327,3 +327,27 @@ def test_a_url_given_as_data_path_is_named_as_given_and_redacted(store_folder: P
         "file not found: http://u:***@127.0.0.1:9/d.csv",
     )
     assert SECRET not in line
+
+
+def test_a_multirun_sees_the_users_config_dir(tmp_path: Path) -> None:
+    """``-m --config-dir ./myconf +experiment=mine seed=0,1``: the multirun's value check (run
+    before its parent exists) composed without the user's folder and refused the user's own
+    experiment (``unknown option 'mine' for 'experiment'``, exit 2); a single run took it."""
+    from mlflow.tracking import MlflowClient
+
+    (tmp_path / "myconf" / "experiment").mkdir(parents=True)
+    (tmp_path / "myconf" / "experiment" / "mine.yaml").write_text(
+        "# @package _global_\ntrainer:\n  epochs: 2\n  progress: false\n"
+    )
+    done = run(
+        ["-m", "--config-dir", "myconf", "+experiment=mine", "data.n_samples=100", "seed=0,1"],
+        tmp_path,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-800:]
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("nnexp").experiment_id])
+    kinds = sorted(r.data.tags.get("nnexp.kind") for r in runs)
+    assert kinds == ["multirun", "run", "run"], kinds
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    assert {r.data.params.get("trainer.epochs") for r in runs if "seed" in r.data.params} == {"2"}
