@@ -55,12 +55,15 @@ def check_cluster_store(config: Any) -> None:
     )
 
 
-def check_multirun_values(task_overrides: Sequence[str]) -> None:
+def check_multirun_values(task_overrides: Sequence[str], config_sources: Any = ()) -> None:
     """Raise :class:`nnexp.errors.ConfigError` (one line) on the first value a job would refuse
-    at composition or config validation."""
-    from nnexp.config.compose import compose_config
+    at composition or config validation. ``config_sources``: Hydra's
+    ``hydra.runtime.config_sources``, so that the user's ``--config-dir`` is seen as the jobs
+    will see it."""
+    from nnexp.config.compose import compose_config, search_path_override
     from nnexp.launch.slurm_sweep import refuse_launcher_options
 
+    search_path = search_path_override(config_sources) if config_sources else []
     for variant in job_variants(task_overrides):
         refuse_launcher_options(variant)
-        compose_config(variant)
+        compose_config([*variant, *search_path])

@@ -8,6 +8,7 @@ by their final and best losses and diagnoses.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,8 @@ def build_parser() -> Any:
 
 def main(args: list[str]) -> int:
     opts = build_parser().parse_args(args)
+    if opts.output:
+        check_output(Path(opts.output))
     reader = open_reader(opts.tracking_uri)
     runs = []
     for run_id in opts.run_ids:
@@ -82,6 +85,21 @@ def main(args: list[str]) -> int:
         print(line)
     print(f"store: {reader.described_uri}", flush=True)
     return 0
+
+
+def check_output(path: Path) -> None:
+    """Refuse an ``--output`` that cannot be written before any run is read (its folder is
+    created here, as the picture would create it)."""
+    why = "it is a folder; name a .png file" if path.is_dir() else None
+    if why is None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            why = f"cannot create its folder {path.parent} ({exc.strerror or exc})"
+    if why is None and not os.access(path.parent, os.W_OK):
+        why = f"its folder {path.parent} is not writable"
+    if why is not None:
+        raise NnexpError(f"compare: cannot write --output {path}: {why}")
 
 
 def draw_boundaries(reader: Any, runs: list[Any], curves_path: Path) -> None:

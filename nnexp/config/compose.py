@@ -53,7 +53,12 @@ def _job_search_path() -> list[str]:
 
     if not HydraConfig.initialized():
         return []
-    sources = HydraConfig.get().runtime.config_sources
+    return search_path_override(HydraConfig.get().runtime.config_sources)
+
+
+def search_path_override(sources: Any) -> list[str]:
+    """``hydra.searchpath=[...]`` for the user's config folders among Hydra's ``sources``
+    (``hydra.runtime.config_sources``), ``[]`` if there are none."""
     extra = [
         f"{source.schema}://{source.path}"
         for source in sources

@@ -131,7 +131,7 @@ def load_csv(
         raise ValueError("csv dataset needs path=<file.csv>")
     if not isinstance(delimiter, str) or len(delimiter) != 1:
         raise ValueError(f"delimiter must be a single character, got {delimiter!r}")
-    path = Path(path).expanduser()
+    given, path = str(path), Path(path).expanduser()
     if not path.is_file():
         if path.is_dir():
             what = "is a directory, not a file"
@@ -139,7 +139,7 @@ def load_csv(
             what = "not a regular file (a device, pipe or socket)"
         else:
             what = "file not found"
-        raise ValueError(f"csv dataset: {what}: {path}")
+        raise ValueError(f"csv dataset: {what}: {given}")  # as given: Path() folds "//"
     path = path.resolve()
 
     header, rows = _read(path, delimiter)

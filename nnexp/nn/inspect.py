@@ -125,6 +125,15 @@ class _Segments:
         return np.add.reduceat(values, self.cuts)[self.positions]
 
 
+def middle_logged_epoch(epochs: int, log_every: int) -> int:
+    """The logged epoch (first, every ``log_every``-th, last) nearest the middle of ``epochs``,
+    the earlier one on a tie; computed, not listed (``trainer.epochs`` may be huge)."""
+    twice_middle = 1 + epochs  # integers throughout: exact for any number of epochs
+    below = (twice_middle // 2 // log_every) * log_every
+    candidates = {1, epochs, *(m for m in (below, below + log_every) if 1 <= m <= epochs)}
+    return min(sorted(candidates), key=lambda e: abs(2 * e - twice_middle))
+
+
 class LayerProbe:
     """Collects the per-layer statistics of one fit (see the module docstring).
 
@@ -186,8 +195,7 @@ class LayerProbe:
         self._epochs = int(epochs)
         self._last_start = int(last_start)
         self._every_epoch = bool(every_epoch)
-        logged = [e for e in range(1, self._epochs + 1) if self.logged(e)]
-        middle = min(logged, key=lambda e: abs(e - (1 + self._epochs) / 2))
+        middle = middle_logged_epoch(self._epochs, self.log_every)
         self._snapshot_epochs = {1, middle, self._epochs}
 
     def logged(self, epoch: int) -> bool:

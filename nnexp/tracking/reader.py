@@ -19,6 +19,7 @@ from nnexp.tracking.store import (
     DATABASE_SCHEMES,
     check_database,
     check_server,
+    check_sqlite_file,
     resolve_uri,
     sqlite_path,
 )
@@ -61,10 +62,12 @@ class StoreReader:
         self.source = tracking_uri(uri, "--tracking-uri").source
         self.uri = resolve_uri(uri)
         db = sqlite_path(self.uri)
-        if db is not None and not db.is_file():
+        if db is not None and not db.exists():
             raise TrackingError(
                 f"no MLflow store at {db} (record a run first, or pass --tracking-uri)"
             )
+        if db is not None:
+            check_sqlite_file(db)
         if self.uri.startswith(("http://", "https://")):
             check_server(self.uri)
         if self.uri.split("://", 1)[0].split("+", 1)[0].lower() in DATABASE_SCHEMES:

@@ -249,6 +249,26 @@ def _experiment_id(client: Any, name: str, location: str | None, experiment: Any
         return experiment.experiment_id
 
 
+def check_sqlite_file(db: Path) -> None:
+    """An existing store ``db`` must be a readable SQLite file: MLflow retries anything else
+    (a directory, /proc/self/mem, a text file) for some 100 s, logging every attempt."""
+    if not db.is_file():
+        raise TrackingError(
+            f"the MLflow store {db} is not a file (a directory?): move it away or pass "
+            "another tracking.uri"
+        )
+    try:
+        with db.open("rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise TrackingError(f"cannot read the MLflow store {db}: {exc.strerror}") from None
+    if header and header != SQLITE_HEADER:
+        raise TrackingError(
+            f"the MLflow store {db} is not a SQLite database (it starts with "
+            f"{header[:8]!r}): move it away or pass another tracking.uri"
+        )
+
+
 def check_sqlite_location(db: Path) -> None:
     """A SQLite store's folder must be creatable and writable, with room to write a run, and
     ``db`` (if present) must be a SQLite file: a directory named ``mlflow.db`` or a stranger
@@ -270,21 +290,7 @@ def check_sqlite_location(db: Path) -> None:
     if not os.access(db.parent, os.W_OK):
         raise TrackingError(f"cannot write the MLflow store folder {db.parent}: permission denied")
     if db.exists():
-        if not db.is_file():
-            raise TrackingError(
-                f"the MLflow store {db} is not a file (a directory?): move it away or pass "
-                "another tracking.uri"
-            )
-        try:
-            with db.open("rb") as handle:
-                header = handle.read(len(SQLITE_HEADER))
-        except OSError as exc:
-            raise TrackingError(f"cannot read the MLflow store {db}: {exc.strerror}") from None
-        if header and header != SQLITE_HEADER:
-            raise TrackingError(
-                f"the MLflow store {db} is not a SQLite database (it starts with "
-                f"{header[:8]!r}): move it away or pass another tracking.uri"
-            )
+        check_sqlite_file(db)
     free = shutil.disk_usage(db.parent).free
     if free < MIN_FREE_BYTES:
         raise TrackingError(

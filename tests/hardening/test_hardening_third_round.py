@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from hardening_support import TINY, run
+from services import postgres  # noqa: F401  (the fixture)
 
 from nnexp.errors import ConfigError
 
@@ -235,3 +236,118 @@ def test_an_unreadable_csv_names_the_file(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match=r"^/proc/\d+/mem: cannot read it: Input/output error"):
         load_csv("/proc/self/mem", target="y")
+
+
+@pytest.mark.parametrize("command", ["runs", "reproduce abc", "compare abc def"])
+def test_reading_a_store_that_is_not_sqlite_is_one_line_at_once(
+    tmp_path: Path, command: str
+) -> None:
+    """``runs --tracking-uri sqlite:////proc/self/mem`` (or any file that is not SQLite): 112 s
+    and 37 lines of MLflow retries; a run already checked the file's header, the commands that
+    read a store did not."""
+    fake = tmp_path / "notes.db"
+    fake.write_text("not a database\n" * 10)
+    started = time.monotonic()
+    done = run([*command.split(), "--tracking-uri", f"sqlite:///{fake}"], tmp_path, timeout=60)
+    assert time.monotonic() - started < 20
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        f"nnexp: error: the MLflow store {fake} is not a SQLite database (it starts with "
+        "b'not a da'): move it away or pass another tracking.uri\n"
+    )
+    assert fake.read_text() == "not a database\n" * 10
+
+
+@pytest.mark.parametrize("output", ["/proc/nope/x.png", "{folder}"])
+def test_compare_output_that_cannot_be_written_is_one_line(store_folder: Path, output: str) -> None:
+    """``compare RUN --output /proc/nope/x.png``: ``FileNotFoundError``, exit 1, after reading
+    every run; ``--output`` naming a folder failed the same way in matplotlib."""
+    (run_id,) = _run_ids(store_folder)
+    output = output.format(folder=store_folder)
+    done = run(["compare", run_id[:8], "--output", output], store_folder, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"nnexp: error: compare: cannot write --output {output}: ")
+    assert done.stderr.count("\n") == 1, done.stderr
+
+
+def test_postgresql_sweep_storage_password_reaches_no_byte(
+    tmp_path: Path,
+    postgres,  # noqa: F811  (the fixture imported above)
+) -> None:
+    """A sweep whose Optuna storage is ``postgresql://user:PASSWORD@...`` (the earlier tests
+    used a tracking server's password and an SQLite storage's ``?password=``): the console, every
+    file left in the folder (the MLflow store, artifacts such as best.json and trials.csv) and a
+    dump of the Optuna database hold no password."""
+    storage = postgres.uri("optuna")
+    args = [*TINY, "trainer.epochs=3", "+sweep=lr", "sweep.n_trials=2", "sweep.confirm.top_k=0"]
+    done = run([*args, f"sweep.storage={storage}"], tmp_path, timeout=240)
+    assert done.returncode == 0, done.stderr[-800:]
+    assert "2 trials (2 complete" in done.stdout
+    secret = postgres.password.encode()
+    assert secret not in (done.stdout + done.stderr).encode()
+    leaks = [p for p in tmp_path.rglob("*") if p.is_file() and secret in p.read_bytes()]
+    assert leaks == []
+    dump = postgres.run(str(postgres.bin / "pg_dump"), *postgres.socket_args(), "optuna")
+    assert "lr" in dump.stdout and postgres.password not in dump.stdout
+
+
+@pytest.mark.parametrize(
+    "override", ["model.hidden_sizes=[100000000000]", "data.n_samples=10000000000000"]
+)
+def test_a_config_too_large_for_memory_is_one_line(store_folder: Path, override: str) -> None:
+    """``MemoryError: Unable to allocate 2.91 TiB ...``, exit 1 and the traceback hint."""
+    line = _refused(store_folder, [override], "not enough memory", "Unable to allocate")
+    assert "model.hidden_sizes" in line and "data.n_samples" in line
+
+
+def test_the_middle_snapshot_epoch_is_found_without_listing_every_epoch() -> None:
+    """``trainer.epochs=10**20``: the probe listed every logged epoch to find the middle one, so
+    the run grew to the OOM killer's size (SIGKILL at 210 s, its run left RUNNING). The middle
+    logged epoch is now computed, the same as the listing for every small case."""
+    from nnexp.nn.inspect import middle_logged_epoch
+
+    for epochs in range(1, 60):
+        for log_every in range(1, 12):
+            logged = [
+                e for e in range(1, epochs + 1) if e == 1 or e % log_every == 0 or e == epochs
+            ]
+            expected = min(logged, key=lambda e: abs(e - (1 + epochs) / 2))
+            assert middle_logged_epoch(epochs, log_every) == expected, (epochs, log_every)
+    started = time.monotonic()
+    assert middle_logged_epoch(10**20, 7) == 50000000000000000001 - 50000000000000000001 % 7
+    assert time.monotonic() - started < 0.01
+
+
+def test_a_url_given_as_data_path_is_named_as_given_and_redacted(store_folder: Path) -> None:
+    """``data.path=http://u:PW@host/d.csv``: "file not found: http:/u:PW@host/d.csv" (the
+    single-slash form of a path, which redaction cannot know for a URL) printed the password."""
+    line = _refused(
+        store_folder,
+        ["data=csv", f"data.path=http://u:{SECRET}@127.0.0.1:9/d.csv", "data.target=y"],
+        "file not found: http://u:***@127.0.0.1:9/d.csv",
+    )
+    assert SECRET not in line
+
+
+def test_a_multirun_sees_the_users_config_dir(tmp_path: Path) -> None:
+    """``-m --config-dir ./myconf +experiment=mine seed=0,1``: the multirun's value check (run
+    before its parent exists) composed without the user's folder and refused the user's own
+    experiment (``unknown option 'mine' for 'experiment'``, exit 2); a single run took it."""
+    from mlflow.tracking import MlflowClient
+
+    (tmp_path / "myconf" / "experiment").mkdir(parents=True)
+    (tmp_path / "myconf" / "experiment" / "mine.yaml").write_text(
+        "# @package _global_\ntrainer:\n  epochs: 2\n  progress: false\n"
+    )
+    done = run(
+        ["-m", "--config-dir", "myconf", "+experiment=mine", "data.n_samples=100", "seed=0,1"],
+        tmp_path,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-800:]
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("nnexp").experiment_id])
+    kinds = sorted(r.data.tags.get("nnexp.kind") for r in runs)
+    assert kinds == ["multirun", "run", "run"], kinds
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    assert {r.data.params.get("trainer.epochs") for r in runs if "seed" in r.data.params} == {"2"}
