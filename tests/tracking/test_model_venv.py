@@ -5,7 +5,8 @@ The environment is a virtualenv with exactly the model's ``requirements.txt`` (`
 ``mlflow models serve``'s default virtualenv manager would build from the model. It is built
 once per machine (tests/venvs.py; about 2-10 minutes, depending on the load) and reused.
 The server runs with ``--env-manager local`` from that environment: the virtualenv manager
-would install the same requirements again into a new environment of its own on every start.
+would install the same requirements again into an environment of its own (at its first start;
+MLflow then reuses it from ``~/.mlflow/envs``), minutes this test need not spend.
 """
 
 from __future__ import annotations
