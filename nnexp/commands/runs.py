@@ -126,6 +126,7 @@ def main(args: list[str]) -> int:
     runs = runs[: opts.limit] if opts.limit else runs
     order = "highest" if descending else "lowest"
     shown = f"{len(runs)} of {total}" if len(runs) < total else f"{total}"
+    shown += " run" if total == 1 else " runs"
     if opts.group_by:
         from nnexp.commands.groups import group_table
 
@@ -134,7 +135,7 @@ def main(args: list[str]) -> int:
             print(line)
         print(f"store: {reader.display_uri}", flush=True)
         return 0
-    print(f"{title}: {shown} runs, {metric} {order} first")
+    print(f"{title}: {shown}, {metric} {order} first")
     for line in format_table(runs, metric, parent):
         print(line)
     for line in parent_lines(parents):
@@ -150,7 +151,9 @@ def other_experiments(counts: dict[str, int]) -> list[str]:
     """Where else runs are (when no ``--experiment`` was given), or that there are none."""
     if not counts:
         return []
-    listed = ", ".join(f"{name} ({_count(n)} runs)" for name, n in sorted(counts.items()))
+    listed = ", ".join(
+        f"{name} ({_count(n)} run{'' if n == 1 else 's'})" for name, n in sorted(counts.items())
+    )
     return _wrap([f"other experiments with runs: {listed}; show one with --experiment NAME"])
 
 

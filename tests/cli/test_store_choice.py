@@ -80,6 +80,17 @@ def test_mlflow_tracking_uri_and_experiment_name_are_honoured(tmp_path: Path) ->
     assert listed.returncode == 0, listed.stderr
     assert run_id[:8] in listed.stdout
     assert f"store: sqlite:///{env_db} (from MLFLOW_TRACKING_URI)" in listed.stdout
+    # reproduce and compare read the same store, and say so
+    reproduced = nnexp(tmp_path, "reproduce", run_id[:8], **variables)
+    assert reproduced.returncode == 0, reproduced.stderr
+    assert f"from sqlite:///{env_db} (from MLFLOW_TRACKING_URI)" in reproduced.stdout
+    assert "result: bit-identical" in reproduced.stdout
+    second = nnexp(tmp_path, *TINY, "seed=1", **variables)
+    assert second.returncode == 0, second.stderr
+    other = next(r.info.run_id for r in experiments(env_db)["from-env"] if r.info.run_id != run_id)
+    compared = nnexp(tmp_path, "compare", run_id[:8], other[:8], **variables)
+    assert compared.returncode == 0, compared.stderr
+    assert f"store: sqlite:///{env_db} (from MLFLOW_TRACKING_URI)" in compared.stdout
 
     # an explicit tracking.uri / experiment outranks the variables
     own_db = tmp_path / "own.db"
@@ -93,7 +104,7 @@ def test_mlflow_tracking_uri_and_experiment_name_are_honoured(tmp_path: Path) ->
     assert explicit.returncode == 0, explicit.stderr
     assert "from MLFLOW_TRACKING_URI" not in explicit.stdout
     assert list(experiments(own_db)) == ["mine"]
-    assert len(experiments(env_db)["from-env"]) == 1
+    assert len(experiments(env_db)["from-env"]) == 2
 
 
 def test_from_a_subfolder_the_project_store_is_used(tmp_path: Path) -> None:

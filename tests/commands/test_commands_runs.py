@@ -239,16 +239,16 @@ def test_without_experiment_the_others_holding_runs_are_named(store, capsys):
     lines = table(store, capsys)
     assert lines[:2] == [
         "experiment 'nnexp' has no runs (it does not exist)",
-        "other experiments with runs: xor-study (1 runs); show one with --experiment NAME",
+        "other experiments with runs: xor-study (1 run); show one with --experiment NAME",
     ]
     store.make_run()
     lines = table(store, capsys)
-    assert lines[0] == "experiment 'nnexp': 1 runs, best_val_loss lowest first"
+    assert lines[0] == "experiment 'nnexp': 1 run, best_val_loss lowest first"
     assert lines[-2:] == [
-        "other experiments with runs: xor-study (1 runs); show one with --experiment NAME",
+        "other experiments with runs: xor-study (1 run); show one with --experiment NAME",
         f"store: {store.uri}",
     ]
     # naming the experiment shows just it
     lines = table(store, capsys, "--experiment", "xor-study")
-    assert lines[0] == "experiment 'xor-study': 1 runs, best_val_loss lowest first"
+    assert lines[0] == "experiment 'xor-study': 1 run, best_val_loss lowest first"
     assert not any(line.startswith("other experiments") for line in lines)
