@@ -53,6 +53,8 @@ METRIC_HEADERS = {
     "best_val_loss": "best_val",
 }
 TEST_HEADERS = {"test_loss": "test_loss", "test_accuracy": "test_acc"}
+#: Metric columns always shown (with the sort metric); other test_* metrics as width allows.
+CORE_METRICS = (*METRIC_HEADERS, "test_loss")
 
 
 def build_parser() -> Any:
@@ -198,28 +200,51 @@ def format_table(runs: list[Any], sort_metric: str = DEFAULT_SORT, parent: Any =
     ]
     metrics = metric_columns(runs, sort_metric)
     shown_metrics = [shown_metric_values(run) for run in runs]
+    metric_column = {
+        key: Column(header, [format_number(values.get(key)) for values in shown_metrics], ">")
+        for key, header in metrics.items()
+    }
+    # the losses, test_loss and the sort metric always show; other test_* metrics (a mixed
+    # experiment holds accuracy, r2, rmse, ...) only where the varied params leave room
+    core = [key for key in metrics if key in CORE_METRICS or key == sort_metric]
+    extra = [key for key in metrics if key not in core]
     id_column = Column("run", [short_id(run.run_id) for run in runs])
-    after = [
-        *(
-            Column(header, [format_number(values.get(key)) for values in shown_metrics], ">")
-            for key, header in metrics.items()
-        ),
+    tail = [
         Column("diagnosis", [run.tags.get("diagnosis", MISSING) for run in runs]),
         Column("state", [run_state(run) for run in runs]),
     ]
-    # the name gets what the varied params leave (cut in the middle: names end in what tells
-    # them apart), the other differing params what is left then
-    room = MAX_WIDTH - table_width([id_column, *param_columns[: len(varied)], *after])
+    after = [*(metric_column[key] for key in core), *tail]
+    # the name gets what the varied params and the metrics leave (cut in the middle: names end
+    # in what tells them apart), the other differing params what is left then
+    extra_columns = [metric_column[key] for key in extra]
+    room = MAX_WIDTH - table_width(
+        [id_column, *param_columns[: len(varied)], *after, *extra_columns]
+    )
     width = max(MIN_NAME_WIDTH, min(NAME_WIDTH, room - len(GAP)))
     before = [id_column, Column("name", [truncate_middle(r.name or MISSING, width) for r in runs])]
-    columns, dropped = fit_columns(before, param_columns, after, MAX_WIDTH)
+    optional = [*param_columns[: len(varied)], *extra_columns, *param_columns[len(varied) :]]
+    columns, dropped = fit_columns(before, optional, after, MAX_WIDTH)
+    shown = {id(column) for column in columns}
+    columns = [
+        *before,
+        *(column for column in param_columns if id(column) in shown),
+        *after[: len(core)],
+        *(column for column in extra_columns if id(column) in shown),
+        *tail,
+    ]
     lines = render(columns)
     if len(runs) > 1:
         lines.append(f"hidden: {hidden_summary(runs, params)}")
-    if dropped:
-        key_of = {id(column): key for column, key in zip(param_columns, params, strict=True)}
-        keys = [key_of[id(column)] for column in dropped]
-        lines.append(f"differing params not shown (width): {', '.join(keys)}")
+    gone = {id(column) for column in dropped}
+    dropped_params = [
+        key for column, key in zip(param_columns, params, strict=True) if id(column) in gone
+    ]
+    if dropped_params:
+        lines.append(f"differing params not shown (width): {', '.join(dropped_params)}")
+    dropped_metrics = [key for key in extra if id(metric_column[key]) in gone]
+    if dropped_metrics:
+        lines.append(f"metrics not shown (width): {', '.join(dropped_metrics)}")
+    metrics = {key: header for key, header in metrics.items() if key not in dropped_metrics}
     renamed = {k: h for k, h in metrics.items() if k != h}
     if renamed:
         lines.append("metrics: " + ", ".join(f"{h} = {k}" for k, h in renamed.items()))

@@ -252,3 +252,30 @@ def test_without_experiment_the_others_holding_runs_are_named(store, capsys):
     lines = table(store, capsys, "--experiment", "xor-study")
     assert lines[0] == "experiment 'xor-study': 1 run, best_val_loss lowest first"
     assert not any(line.startswith("other experiments") for line in lines)
+
+
+def test_varied_params_win_the_width_over_extra_test_metrics():
+    # A mixed experiment (plain runs, a classification and a regression sweep) holds test_*
+    # metrics of every kind: the params the user varied still get columns, and the extra test
+    # metrics are shown as the width allows (seen: 39 runs, no param column at all).
+    runs = []
+    for i in range(4):
+        run = fake_run(i, {"optimizer.lr": f"0.0{i + 1}", "model.activation": "tanh"}, 0.1 * i)
+        run.metrics.update(
+            {"test_loss": 0.2, "test_accuracy": 0.9, "test_r2": 0.5, "test_rmse": 0.3}
+        )
+        run.metrics.update({f"test_extra_metric_{k}": 0.1 for k in range(4)})
+        run.tags.update(
+            {"overrides": "optimizer.lr=0.01 model.activation=relu", "diagnosis": "underfitting"}
+        )
+        runs.append(run)
+    runs[0].params["model.activation"] = "relu"
+    lines = format_table(runs)
+    assert all(len(line) <= 120 for line in lines), "\n".join(lines)
+    header = lines[0].split()
+    assert header[:4] == ["run", "name", "lr", "activation"], header
+    assert header[4:8] == ["final_train", "final_val", "best_val", "test_loss"], header
+    assert header[-2:] == ["diagnosis", "state"]
+    notes = " ".join(lines[5:])
+    assert "metrics not shown (width): " in notes
+    assert "test_extra_metric_3" in notes and "test_extra_metric_3" not in header
