@@ -357,11 +357,10 @@ def _run_job(plan: Any, confirm: Any, trial: Any, decided: dict[str, Any], runs:
         confirm.tell(trial, float(value))
     if runs is not None and result.run_id:
         runs.tag_run(result.run_id, {"trial_state": state})
-    print(
-        f"nnexp: confirm {config['label']} seed {seed}: {metric} = {_fmt(value)}",
-        file=sys.stderr,
-        flush=True,
-    )
+    from nnexp.progress import emit
+
+    # a progress line, on stdout like the search's trial lines (so `| tee log` keeps it)
+    emit(f"nnexp: confirm {config['label']} seed {seed}: {metric} = {_fmt(value)}")
 
 
 def _requeue(confirm: Any, trial: Any, reason: str) -> None:

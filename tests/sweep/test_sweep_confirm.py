@@ -93,8 +93,8 @@ def test_a_killed_confirm_phase_resumes_to_exactly_top_k_times_seeds(bench):
     proc = subprocess.Popen(
         [sys.executable, "-m", "nnexp", *args],
         cwd=bench.workdir,
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,  # progress lines, confirm lines included, are on stdout
+        stderr=subprocess.DEVNULL,
         text=True,
         start_new_session=True,
         env=bench.env(),
@@ -102,7 +102,7 @@ def test_a_killed_confirm_phase_resumes_to_exactly_top_k_times_seeds(bench):
     done = 0
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
-        line = proc.stderr.readline()
+        line = proc.stdout.readline()
         if not line:
             break
         if line.startswith("nnexp: confirm ") and " seed " in line:
