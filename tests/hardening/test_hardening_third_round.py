@@ -351,3 +351,35 @@ def test_a_multirun_sees_the_users_config_dir(tmp_path: Path) -> None:
     assert kinds == ["multirun", "run", "run"], kinds
     assert {r.info.status for r in runs} == {"FINISHED"}
     assert {r.data.params.get("trainer.epochs") for r in runs if "seed" in r.data.params} == {"2"}
+
+
+def test_a_sweeps_re_run_line_works_with_the_users_config_dir(tmp_path: Path) -> None:
+    """``--config-dir ./myconf +experiment=mine +sweep=lr``: the ``re-run it:`` line (and each
+    trial's ``command`` tag) left the folder out, so pasting it failed with ``unknown option
+    'mine' for 'experiment'``. The line now carries the job's search path."""
+    import subprocess
+
+    from nnexp_testing import nnexp_env
+
+    (tmp_path / "myconf" / "experiment").mkdir(parents=True)
+    (tmp_path / "myconf" / "experiment" / "mine.yaml").write_text(
+        "# @package _global_\ntrainer:\n  epochs: 2\n  progress: false\n"
+    )
+    args = ["--config-dir", "myconf", "+experiment=mine", "data.n_samples=100"]
+    sweep = [*args, "+sweep=lr", "sweep.n_trials=2", "sweep.confirm.top_k=0"]
+    done = run(sweep, tmp_path, timeout=240)
+    assert done.returncode == 0, done.stderr[-800:]
+    (line,) = [x for x in done.stdout.splitlines() if x.strip().startswith("re-run it: ")]
+    command = line.split("re-run it: ", 1)[1] + " tracking=off"
+    assert "myconf" in command
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    again = subprocess.run(
+        ["bash", "-c", command],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=nnexp_env(),
+    )
+    assert again.returncode == 0, (command, again.stderr[-500:])
