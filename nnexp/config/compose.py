@@ -23,7 +23,7 @@ def compose_config(overrides: Sequence[str] = (), *, validate: bool = True) -> A
     from hydra.core.global_hydra import GlobalHydra
 
     register_configs()
-    overrides = [*overrides, *_job_search_path()]
+    overrides = [*overrides, *job_search_path()]
     global_hydra = GlobalHydra.instance()
     outer = global_hydra.hydra if global_hydra.is_initialized() else None
     global_hydra.clear()  # inside @hydra.main (a sweep) Hydra is already initialised
@@ -45,7 +45,7 @@ def compose_config(overrides: Sequence[str] = (), *, validate: bool = True) -> A
     return cfg
 
 
-def _job_search_path() -> list[str]:
+def job_search_path() -> list[str]:
     """The config folders that the running Hydra job added to nnexp's own (``--config-dir``,
     ``hydra.searchpath=[...]``), as a ``hydra.searchpath`` override, so that configs composed
     inside the job (a sweep's trials) see the user's options too; ``[]`` outside a job."""

@@ -84,15 +84,18 @@ def test_non_finite_and_unused_but_invalid_values_are_refused_at_composition(
     assert "is invalid" in str(refused.value)
 
 
+@pytest.mark.slow  # a subprocess CLI run
 def test_inf_value_refused_before_the_store(store_folder: Path) -> None:
     _refused(store_folder, ["optimizer.l1=inf"], "optimizer.l1=inf", "must be a finite number")
 
 
+@pytest.mark.slow  # a subprocess CLI run
 def test_null_config_group_is_one_line(store_folder: Path) -> None:
     """``model=null`` raised Hydra's ValueError: exit 1 and "NNEXP_TRACEBACK"."""
     _refused(store_folder, ["model=null"], "model=null", "mlp")
 
 
+@pytest.mark.slow  # a subprocess CLI run
 def test_uppercase_http_scheme_fails_fast(store_folder: Path) -> None:
     """``HTTP://`` skipped the 5 s reachability check: 255 s of MLflow retries."""
     _refused(
@@ -103,6 +106,7 @@ def test_uppercase_http_scheme_fails_fast(store_folder: Path) -> None:
     )
 
 
+@pytest.mark.slow  # a subprocess CLI run
 @pytest.mark.parametrize(
     "uri", [f"http://u:{SECRET}@127.0.0.1:9/ x", "http://127.0.0.1:abc/", "https://h:99999/"]
 )
@@ -116,6 +120,7 @@ def test_malformed_server_uri_is_one_line(store_folder: Path, uri: str) -> None:
     )
 
 
+@pytest.mark.slow  # a subprocess CLI run
 def test_sweep_storage_without_its_driver_is_one_line(store_folder: Path) -> None:
     """``mysql://`` without MySQLdb: Optuna's ImportError, exit 1."""
     line = _refused(
@@ -126,6 +131,7 @@ def test_sweep_storage_without_its_driver_is_one_line(store_folder: Path) -> Non
     assert "install" in line
 
 
+@pytest.mark.slow  # a subprocess CLI run
 @pytest.mark.parametrize(
     "name", [f"exp?token={SECRET}", f"http://u:{SECRET}@host/exp", f"exp password={SECRET}"]
 )
@@ -136,6 +142,7 @@ def test_experiment_name_holding_a_secret_is_refused(store_folder: Path, name: s
     assert SECRET.encode() not in data
 
 
+@pytest.mark.slow  # a subprocess CLI run
 def test_experiment_name_secret_from_the_environment_is_refused(store_folder: Path) -> None:
     import os
     import subprocess
@@ -193,6 +200,7 @@ def test_a_run_whose_end_meets_a_locked_database_still_ends(tmp_path: Path) -> N
     assert calls == ["FAILED"] * 3
 
 
+@pytest.mark.slow  # waits out the 7.5 s of retries
 def test_a_run_whose_end_fails_for_good_says_so(tmp_path: Path) -> None:
     """A store that stays locked: the error goes on (bounded: a few seconds), not swallowed."""
     from mlflow.exceptions import MlflowException
@@ -238,6 +246,7 @@ def test_an_unreadable_csv_names_the_file(tmp_path: Path) -> None:
         load_csv("/proc/self/mem", target="y")
 
 
+@pytest.mark.slow  # a subprocess CLI run
 @pytest.mark.parametrize("command", ["runs", "reproduce abc", "compare abc def"])
 def test_reading_a_store_that_is_not_sqlite_is_one_line_at_once(
     tmp_path: Path, command: str
@@ -258,6 +267,7 @@ def test_reading_a_store_that_is_not_sqlite_is_one_line_at_once(
     assert fake.read_text() == "not a database\n" * 10
 
 
+@pytest.mark.slow  # a subprocess CLI run
 @pytest.mark.parametrize("output", ["/proc/nope/x.png", "{folder}"])
 def test_compare_output_that_cannot_be_written_is_one_line(store_folder: Path, output: str) -> None:
     """``compare RUN --output /proc/nope/x.png``: ``FileNotFoundError``, exit 1, after reading
@@ -270,6 +280,7 @@ def test_compare_output_that_cannot_be_written_is_one_line(store_folder: Path, o
     assert done.stderr.count("\n") == 1, done.stderr
 
 
+@pytest.mark.slow  # a subprocess CLI run
 def test_postgresql_sweep_storage_password_reaches_no_byte(
     tmp_path: Path,
     postgres,  # noqa: F811  (the fixture imported above)
@@ -291,6 +302,7 @@ def test_postgresql_sweep_storage_password_reaches_no_byte(
     assert "lr" in dump.stdout and postgres.password not in dump.stdout
 
 
+@pytest.mark.slow  # a subprocess CLI run
 @pytest.mark.parametrize(
     "override", ["model.hidden_sizes=[100000000000]", "data.n_samples=10000000000000"]
 )
@@ -318,6 +330,7 @@ def test_the_middle_snapshot_epoch_is_found_without_listing_every_epoch() -> Non
     assert time.monotonic() - started < 0.01
 
 
+@pytest.mark.slow  # a subprocess CLI run
 def test_a_url_given_as_data_path_is_named_as_given_and_redacted(store_folder: Path) -> None:
     """``data.path=http://u:PW@host/d.csv``: "file not found: http:/u:PW@host/d.csv" (the
     single-slash form of a path, which redaction cannot know for a URL) printed the password."""
@@ -329,6 +342,7 @@ def test_a_url_given_as_data_path_is_named_as_given_and_redacted(store_folder: P
     assert SECRET not in line
 
 
+@pytest.mark.slow  # a subprocess CLI run
 def test_a_multirun_sees_the_users_config_dir(tmp_path: Path) -> None:
     """``-m --config-dir ./myconf +experiment=mine seed=0,1``: the multirun's value check (run
     before its parent exists) composed without the user's folder and refused the user's own
@@ -351,3 +365,36 @@ def test_a_multirun_sees_the_users_config_dir(tmp_path: Path) -> None:
     assert kinds == ["multirun", "run", "run"], kinds
     assert {r.info.status for r in runs} == {"FINISHED"}
     assert {r.data.params.get("trainer.epochs") for r in runs if "seed" in r.data.params} == {"2"}
+
+
+@pytest.mark.slow  # a subprocess CLI run
+def test_a_sweeps_re_run_line_works_with_the_users_config_dir(tmp_path: Path) -> None:
+    """``--config-dir ./myconf +experiment=mine +sweep=lr``: the ``re-run it:`` line (and each
+    trial's ``command`` tag) left the folder out, so pasting it failed with ``unknown option
+    'mine' for 'experiment'``. The line now carries the job's search path."""
+    import subprocess
+
+    from nnexp_testing import nnexp_env
+
+    (tmp_path / "myconf" / "experiment").mkdir(parents=True)
+    (tmp_path / "myconf" / "experiment" / "mine.yaml").write_text(
+        "# @package _global_\ntrainer:\n  epochs: 2\n  progress: false\n"
+    )
+    args = ["--config-dir", "myconf", "+experiment=mine", "data.n_samples=100"]
+    sweep = [*args, "+sweep=lr", "sweep.n_trials=2", "sweep.confirm.top_k=0"]
+    done = run(sweep, tmp_path, timeout=240)
+    assert done.returncode == 0, done.stderr[-800:]
+    (line,) = [x for x in done.stdout.splitlines() if x.strip().startswith("re-run it: ")]
+    command = line.split("re-run it: ", 1)[1] + " tracking=off"
+    assert "myconf" in command
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    again = subprocess.run(
+        ["bash", "-c", command],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=nnexp_env(),
+    )
+    assert again.returncode == 0, (command, again.stderr[-500:])
