@@ -84,9 +84,15 @@ def _drop_hydra_node(cfg: Any) -> None:
 
 def describe_config_error(exc: BaseException) -> str:
     """One line for a Hydra/OmegaConf composition error: the key, the bad value, what is valid."""
-    from hydra.errors import MissingConfigException
+    from hydra.errors import MissingConfigException, OverrideParseException
     from omegaconf.errors import OmegaConfBaseException
 
+    if isinstance(exc, OverrideParseException):  # Hydra's message does not say which one
+        return (
+            f"cannot parse the override '{exc.override}': {_first_line(exc.message)} "
+            "(quote the value for Hydra when it holds = ? : or spaces, e.g. "
+            "'key=\"value\"'; see https://hydra.cc/docs/advanced/override_grammar/basic/)"
+        )
     if isinstance(exc, MissingConfigException):
         missing = exc.missing_cfg_file or ""
         group, _, option = missing.rpartition("/")

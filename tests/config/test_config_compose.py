@@ -128,3 +128,20 @@ def test_data_seed_fixes_the_data_while_seed_changes_the_rest():
     assert fingerprint("seed=1", "data.seed=5") == fingerprint("seed=2", "data.seed=5")
     assert fingerprint("seed=5") == fingerprint("seed=1", "data.seed=5")
     assert fingerprint("seed=1") != fingerprint("seed=2")
+
+
+def test_an_override_hydra_cannot_parse_is_named_redacted_with_the_quoting_fix():
+    # Hydra's parser said only "mismatched input '=' expecting <EOF>": which of the overrides?
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from nnexp.config.compose import describe_config_error
+    from nnexp.redact import redact
+
+    with pytest.raises(Exception) as caught:
+        OverridesParser.create().parse_overrides(["tracking.uri=http://h/?token=SECRET"])
+    line = redact(describe_config_error(caught.value))
+    assert line.startswith("cannot parse the override 'tracking.uri=http://h/?token="), line
+    assert "SECRET" not in line
+    assert "mismatched input '='" in line
+    assert "quote the value" in line
+    assert "\n" not in line
