@@ -74,7 +74,14 @@ class StoreReader:
             check_database(self.uri)  # MLflow itself retries a dead database for 100 s
         from nnexp.tracking.client import tracking_client
 
-        self._client = tracking_client(self.uri)
+        try:  # MLflow may open its store now or on first use; a refused one (file:// in MLflow
+            # 3, a server's unknown store) must be one line here, not a crash in the command
+            self._client = tracking_client(self.uri)
+            self._client.search_experiments(max_results=1)
+        except Exception as exc:  # MLflow raises many kinds; all mean "store unusable"
+            raise TrackingError(
+                f"cannot open MLflow store {self.display_uri}: {redact(_first_line(exc))}"
+            ) from None
 
     @property
     def display_uri(self) -> str:

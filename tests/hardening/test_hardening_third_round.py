@@ -267,6 +267,20 @@ def test_reading_a_store_that_is_not_sqlite_is_one_line_at_once(
     assert fake.read_text() == "not a database\n" * 10
 
 
+def test_a_store_mlflow_refuses_to_open_is_one_line_for_the_reading_commands(
+    tmp_path: Path,
+) -> None:
+    """``runs --tracking-uri file:///...``: MLflow 3 refuses its file store (maintenance mode)
+    on first use; a run said so in one line with exit 2, the reading commands crashed (exit 1,
+    ``MlflowException: ...`` and the traceback hint)."""
+    from nnexp.errors import TrackingError
+    from nnexp.tracking.reader import StoreReader
+
+    uri = f"file://{tmp_path / 'fs'}"
+    with pytest.raises(TrackingError, match=r"^cannot open MLflow store file://.*maintenance mode"):
+        StoreReader(uri)
+
+
 @pytest.mark.slow  # a subprocess CLI run
 @pytest.mark.parametrize("output", ["/proc/nope/x.png", "{folder}"])
 def test_compare_output_that_cannot_be_written_is_one_line(store_folder: Path, output: str) -> None:
