@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 EXIT_BAD_INPUT = 2
 EXIT_CRASH = 1
@@ -59,6 +59,7 @@ def _main(argv: list[str] | None) -> int:
     _job_errors.clear()
     _state["main"] = True
     try:
+        _check_hydra_flags(args)
         _hydra_entry()
         if _job_errors:
             raise _job_errors[0]
@@ -118,6 +119,26 @@ def fast_help() -> str:
         f"{listing}\n\n\n== Config ==\nOverride anything in the config (foo.bar=value)\n\n"
         f"{config}\n\n{help_text.footer}\n"
     )
+
+
+def _check_hydra_flags(args: list[str]) -> None:
+    """Parse Hydra's own flags (``--cfg``, ``-m``, ...) with Hydra's own parser first: argparse
+    reports a bad flag with an 8-line usage block; nnexp's errors are one line."""
+    if "--version" in args:  # argparse's version action prints and exits: leave it to Hydra
+        return
+    from hydra._internal.utils import get_args_parser  # the parser hydra.main itself uses
+
+    from nnexp.errors import ConfigError
+
+    def one_line(message: str) -> NoReturn:
+        raise ConfigError(f"{message} (see python -m nnexp --help)")
+
+    parser = get_args_parser()
+    parser.error = one_line  # type: ignore[method-assign]
+    parsed = parser.parse_args(args)
+    modes = [parsed.run, parsed.multirun, parsed.cfg, parsed.info, parsed.shell_completion]
+    if sum(bool(mode) for mode in modes) > 1:  # Hydra's own rule, raised as a ValueError later
+        one_line("only one of --run, --multirun (-m), --cfg, --info and --shell-completion")
 
 
 def _hydra_entry() -> None:

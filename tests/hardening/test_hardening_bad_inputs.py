@@ -394,6 +394,11 @@ CASES = [
     Case("confirm-unknown-parent", "commands", ["confirm", "deadbeef"], "'deadbeef'"),
     Case("confirm-seeds-not-a-number", "commands", ["confirm", "x", "--seeds", "many"], "many"),
     Case("runs-unknown-flag", "commands", ["runs", "--bogus"], "unrecognized arguments: --bogus"),
+    # Hydra's own flags: argparse printed a usage block of 8 lines before its error
+    Case("unknown-flag", "config", [*TRAIN, "--bogus"], "unrecognized arguments: --bogus"),
+    Case("cfg-without-value", "config", [*TRAIN, "--cfg"], "argument --cfg/-c: expected one"),
+    Case("cfg-bad-value", "config", [*TRAIN, "--cfg", "jobs"], "invalid choice: 'jobs'"),
+    Case("two-modes", "config", [*TRAIN, "-m", "--cfg", "job"], "only one of --run, --multirun"),
     Case("runs-unknown-experiment", "commands", ["runs", "--experiment", "nope"], "'nope'"),
     Case("runs-unknown-sort", "commands", ["runs", "--sort", "bogus_metric"], "'bogus_metric'"),
     Case(
