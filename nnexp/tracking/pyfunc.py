@@ -39,6 +39,8 @@ except ImportError:  # pragma: no cover - mlflow is a hard dependency
 
 WEIGHTS = "weights"
 SCALER = "scaler"
+#: The run tags a logged model shares with its run (the UI's user and source columns).
+SOURCE_TAGS = ("mlflow.user", "mlflow.source.")
 #: The package the forward pass travels in, inside the model's ``code/`` folder.
 PORTABLE_PACKAGE = "nnexp_portable"
 #: Files of ``nnexp/nn/`` copied into it: each imports only NumPy, the standard library and
@@ -134,11 +136,15 @@ def log_pyfunc_model(
         # The signature's outputs come from the portable forward pass reading the written
         # files: a network it cannot rebuild fails here, while logging, not when loaded.
         predictions = load_network(weights, scaler).predict(example)
-        logged = mlflow.initialize_logged_model(
+        # The client's create (not mlflow.initialize_logged_model, whose context providers
+        # probe for notebooks and import IPython: 0.3 s of a fresh process) with the run's own
+        # user and source tags, which are what those providers would give.
+        logged = client.create_logged_model(
+            experiment_id=run.info.experiment_id,
             name=name,
             source_run_id=run_id,
+            tags={k: v for k, v in run.data.tags.items() if k.startswith(SOURCE_TAGS)},
             params={key: str(value) for key, value in run.data.params.items()},
-            experiment_id=run.info.experiment_id,
         )
         with warnings.catch_warnings():
             # MLflow nags about type hints and input examples; the signature is given explicitly.

@@ -14,6 +14,7 @@ from mlflow.tracking import MlflowClient
 
 pytestmark = pytest.mark.slow
 
+SOURCE = ("mlflow.user", "mlflow.source.")
 RUN = ["data.n_samples=200", "trainer.epochs=6", "trainer.progress=false"]
 
 
@@ -67,3 +68,22 @@ def test_no_metric_history_is_read_to_link_the_model(tmp_path, monkeypatch):
     assert result.model_uri.startswith("models:/m-")
     assert reads == []
     assert mlflow.active_run() is None
+
+
+def test_the_model_takes_the_runs_source_tags_without_probing_for_notebooks(tmp_path, monkeypatch):
+    # mlflow.initialize_logged_model resolves its tags through every context provider: in a
+    # fresh process the notebook probe alone imports IPython (0.3 s of every run). The run's
+    # own user and source tags are what those providers would give.
+    from mlflow.tracking.context import registry
+
+    def no_probe(*args, **kwargs):
+        raise AssertionError("the context providers were probed")
+
+    monkeypatch.setattr(registry, "resolve_tags", no_probe)
+    result = _run(tmp_path, monkeypatch)
+    client = MlflowClient(result.store_uri)
+    run = client.get_run(result.run_id)
+    model = client.get_logged_model(run.outputs.model_outputs[0].model_id)
+    source = {key: value for key, value in run.data.tags.items() if key.startswith(SOURCE)}
+    assert set(source) >= {"mlflow.user", "mlflow.source.name", "mlflow.source.type"}
+    assert {k: v for k, v in model.tags.items() if k.startswith(SOURCE)} == source
