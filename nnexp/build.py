@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from nnexp.errors import ConfigError, NnexpError
+from nnexp.errors import ConfigError, NnexpError, first_line
 
 DATA_KEYS = (
     "n_samples",
@@ -55,7 +55,7 @@ def build_dataset(data: Any, seed: int) -> Any:
     try:
         return load_dataset(data.name, **kwargs)
     except (ValueError, OSError) as exc:
-        raise NnexpError(f"data={data.name}: {_first_line(exc)}") from None
+        raise NnexpError(f"data={data.name}: {first_line(exc)}") from None
 
 
 def build_splits(data: Any, seed: int) -> tuple[Any, Any]:
@@ -68,7 +68,7 @@ def build_splits(data: Any, seed: int) -> tuple[Any, Any]:
     try:
         splits = make_splits(dataset, seed=seed, **{key: data[key] for key in SPLIT_KEYS})
     except ValueError as exc:
-        raise NnexpError(f"data={data.name}: {_first_line(exc)}") from None
+        raise NnexpError(f"data={data.name}: {first_line(exc)}") from None
     return dataset, splits
 
 
@@ -127,7 +127,7 @@ def build_model(model: Any, dataset: Any, seed: int, *, class_weight: Any = None
             **init_kwargs,
         )
     except ValueError as exc:
-        raise ConfigError(f"model: {_first_line(exc)}") from None
+        raise ConfigError(f"model: {first_line(exc)}") from None
 
 
 def class_weights(data: Any, splits: Any, dataset: Any) -> list[float] | None:
@@ -202,7 +202,7 @@ def build_optimizer(opt: Any, params: list[np.ndarray]) -> Any:
     try:
         return make_optimizer(opt.name, params, lr=opt.lr, **kwargs)
     except ValueError as exc:
-        raise ConfigError(f"optimizer: {_first_line(exc)}") from None
+        raise ConfigError(f"optimizer: {first_line(exc)}") from None
 
 
 #: schedule keys each schedule takes (beside name, interval, warmup_epochs), with the engine's
@@ -289,7 +289,7 @@ def build_schedule(opt: Any, epochs: int, steps_per_epoch: int = 1) -> Any:
     try:
         return make_schedule(sched.name, base_lr=opt.lr, **kwargs)
     except ValueError as exc:
-        raise ConfigError(f"optimizer.schedule: {_first_line(exc)}") from None
+        raise ConfigError(f"optimizer.schedule: {first_line(exc)}") from None
 
 
 def build_training(cfg: Any, model: Any, splits: Any, task: str) -> tuple[Any, Any, list[Any]]:
@@ -329,7 +329,7 @@ def build_training(cfg: Any, model: Any, splits: Any, task: str) -> tuple[Any, A
         try:
             callbacks.append(ReduceLROnPlateau(optimizer, **kwargs))
         except ValueError as exc:
-            raise ConfigError(f"optimizer.schedule: {_first_line(exc)}") from None
+            raise ConfigError(f"optimizer.schedule: {first_line(exc)}") from None
     step_schedule = schedule if schedule_interval(opt.schedule) == "step" else None
     if (
         step_schedule is not None
@@ -345,8 +345,3 @@ def build_training(cfg: Any, model: Any, splits: Any, task: str) -> tuple[Any, A
             step_schedule=step_schedule,
         )
     return optimizer, (None if step_schedule is not None else schedule), callbacks
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -234,9 +234,10 @@ def _report(exc: BaseException) -> int:
         _say(redact(str(exc)))
         return int(getattr(exc, "exit_code", EXIT_BAD_INPUT))
     if isinstance(exc, MemoryError):  # a config that asks for more than the machine has
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "MemoryError"
+        from nnexp.errors import first_line
+
         _say(
-            f"not enough memory: {first}; the config asks for more than this machine has "
+            f"not enough memory: {first_line(exc)}; the config asks for more than this machine has "
             "(model.hidden_sizes, data.n_samples, trainer.batch_size size it)"
         )
         return EXIT_BAD_INPUT

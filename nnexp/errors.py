@@ -26,3 +26,9 @@ class Uncaught(BaseException):
     def __init__(self, error: NnexpError) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message, or its type's name when it has none: what a
+    one-line ``nnexp: error:`` says of an error raised by a library."""
+    return (str(exc).strip() or type(exc).__name__).splitlines()[0]

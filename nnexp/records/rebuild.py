@@ -16,7 +16,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
-from nnexp.errors import NnexpError
+from nnexp.errors import NnexpError, first_line
 from nnexp.records.record_yaml import RecordRefused
 
 CONFIG_ARTIFACT = "config.yaml"
@@ -84,7 +84,7 @@ def config_from_yaml(text: str, run_id: str) -> Any:
         return OmegaConf.merge(OmegaConf.structured(NnexpConfig), OmegaConf.create(data))
     except Exception as exc:
         raise NnexpError(
-            f"{CONFIG_ARTIFACT} of run {run_id} does not fit the config schema: {_first_line(exc)}"
+            f"{CONFIG_ARTIFACT} of run {run_id} does not fit the config schema: {first_line(exc)}"
         ) from None
 
 
@@ -116,7 +116,7 @@ def config_from_params(params: dict[str, str]) -> Any:
             raise
         except Exception as exc:
             raise NnexpError(
-                f"param {key}={text!r} does not fit the config schema: {_first_line(exc)}"
+                f"param {key}={text!r} does not fit the config schema: {first_line(exc)}"
             ) from None
     return cfg
 
@@ -224,8 +224,3 @@ def _without_none(kind: Any) -> Any:
         args = [arg for arg in typing.get_args(kind) if arg is not type(None)]
         return args[0] if len(args) == 1 else kind
     return kind
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nnexp.errors import NnexpError, TrackingError
+from nnexp.errors import NnexpError, TrackingError, first_line
 from nnexp.redact import redact
 from nnexp.tracking.store import (
     DATABASE_SCHEMES,
@@ -80,7 +80,7 @@ class StoreReader:
             self._client.search_experiments(max_results=1)
         except Exception as exc:  # MLflow raises many kinds; all mean "store unusable"
             raise TrackingError(
-                f"cannot open MLflow store {self.display_uri}: {redact(_first_line(exc))}"
+                f"cannot open MLflow store {self.display_uri}: {_first_line(exc)}"
             ) from None
 
     @property
@@ -211,5 +211,4 @@ def _is_missing(exc: BaseException) -> bool:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = redact(str(exc).strip()) or type(exc).__name__
-    return text.splitlines()[0]
+    return redact(first_line(exc))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nnexp.errors import TrackingError
+from nnexp.errors import TrackingError, first_line
 from nnexp.locks import file_lock
 from nnexp.redact import redact
 
@@ -136,7 +136,7 @@ def open_store(
             experiment = client.get_experiment_by_name(experiment_name)
         except Exception as exc:  # MLflow raises many kinds; all mean "store unusable"
             raise TrackingError(
-                f"cannot open MLflow store {redact(uri)}: {redact(_first_line(exc))}"
+                f"cannot open MLflow store {redact(uri)}: {redact(first_line(exc))}"
             ) from None
         if experiment is not None:
             artifacts.check_experiment_location(
@@ -147,7 +147,7 @@ def open_store(
             experiment_id = _experiment_id(client, experiment_name, location, experiment)
         except Exception as exc:
             raise TrackingError(
-                f"cannot open MLflow store {redact(uri)}: {redact(_first_line(exc))}"
+                f"cannot open MLflow store {redact(uri)}: {redact(first_line(exc))}"
             ) from None
     store = Store(
         uri=uri, experiment_id=experiment_id, experiment_name=experiment_name, source=source
@@ -216,7 +216,7 @@ def check_database(uri: str, timeout: int = 5) -> None:
         finally:
             engine.dispose()
     except Exception as exc:
-        reason = _first_line(getattr(exc, "orig", None) or exc)
+        reason = first_line(getattr(exc, "orig", None) or exc)
         raise TrackingError(
             f"cannot reach the MLflow database {redact(uri)}: {redact(reason)}"
         ) from None
@@ -348,8 +348,3 @@ def _artifact_uri(location: str | None) -> str | None:
         path = Path.cwd() / path
     path.mkdir(parents=True, exist_ok=True)
     return path.as_uri()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
