@@ -103,14 +103,24 @@ def wait_until(predicate: Callable[[], bool], timeout: float, process: Any = Non
 
 
 def db_rows(db: Path, sql: str) -> list[tuple]:
-    """Rows of ``sql`` from the SQLite store, read-only; [] while it is absent or being made."""
+    """Rows of ``sql`` from the SQLite store, read-only; [] while it is absent or being made.
+
+    A writer killed mid-transaction leaves a hot journal, which a read-only connection cannot
+    roll back: that store is read as its next opener reads it (the journal rolled back). An
+    empty answer there made a kill test count the killed run as new in the next start.
+    """
     if not db.exists():
         return []
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)) as conn:
-            return conn.execute(sql).fetchall()
-    except sqlite3.Error:
-        return []
+    for mode in ("ro", "rw"):
+        try:
+            with contextlib.closing(
+                sqlite3.connect(f"file:{db}?mode={mode}", uri=True, timeout=5)
+            ) as conn:
+                return conn.execute(sql).fetchall()
+        except sqlite3.Error as exc:
+            if "readonly" not in str(exc).replace("-", "").lower():
+                return []  # absent tables: the store is being made
+    return []
 
 
 def run_ids(db: Path, status: str | None = None, kind: str | None = None) -> set[str]:
