@@ -123,6 +123,7 @@ def _construct(
     kwargs = {}
     for key, value in args.items():
         if key in accepted and key not in fixed:
+            check_argument(f"{where}.args.{key}", value, accepted[key].default)
             kwargs[key] = value
         elif key in known:
             if warn and name != "none":
@@ -148,6 +149,66 @@ def _construct(
     except (TypeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"{where}: {name}({_args_text(args)}) is invalid: {first}") from None
+
+
+#: Arguments Optuna takes without checking them, and that fail (or silently do nothing) only
+#: once a trial samples or reports: ``n_startup_trials=-1``, ``n_ei_candidates=0`` or
+#: ``multivariate: yes`` were accepted, and the sweep failed, or ran as something else, after
+#: its runs existed. Checked here, before anything runs.
+_NON_NEGATIVE_INTS = {"n_startup_trials", "n_warmup_steps", "bootstrap_count"}
+_NON_NEGATIVE_INTS |= {"min_early_stopping_rate"}
+_POSITIVE_INTS = {"n_ei_candidates", "interval_steps", "n_min_trials", "popsize"}
+_AUTO_OR_POSITIVE_INTS = {"min_resource", "max_resource"}
+_BOOLS = {
+    "consider_prior",
+    "consider_magic_clip",
+    "consider_endpoints",
+    "multivariate",
+    "group",
+    "constant_liar",
+    "warn_independent_sampling",
+    "consider_pruned_trials",
+    "use_separable_cma",
+    "with_margin",
+    "lr_adapt",
+    "scramble",
+    "deterministic_objective",
+    "warn_asynchronous_seeding",
+}
+_CHOICES = {"qmc_type": ("sobol", "halton"), "restart_strategy": ("ipop", "bipop")}
+#: Python objects (callables, samplers, trials): a config value cannot be one
+_OBJECTS = {"gamma", "weights", "constraints_func", "independent_sampler", "source_trials"}
+
+
+def check_argument(where: str, value: Any, default: Any = inspect.Parameter.empty) -> None:
+    """Refuse a sampler/pruner argument Optuna would take but cannot use, in one line naming
+    the value and what is valid (``where`` is the dotted config key). ``null`` is taken where
+    Optuna's own default is ``None``."""
+    key = where.rsplit(".", 1)[-1]
+    if value is None and default is None:
+        return
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    problem = None
+    if key in _NON_NEGATIVE_INTS and not (is_int and value >= 0):
+        problem = "must be an integer >= 0"
+    elif key in _POSITIVE_INTS and not (is_int and value >= 1):
+        problem = "must be an integer >= 1"
+    elif key == "reduction_factor" and not (is_int and value >= 2):
+        problem = "must be an integer >= 2"
+    elif key in _AUTO_OR_POSITIVE_INTS and value != "auto" and not (is_int and value >= 1):
+        problem = "must be an integer >= 1 or 'auto'"
+    elif key in _BOOLS and not isinstance(value, bool):
+        problem = "must be true or false"
+    elif key == "percentile" and not (
+        isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 100
+    ):
+        problem = "must be a number from 0 to 100"
+    elif key in _CHOICES and value not in _CHOICES[key]:
+        problem = f"valid: {', '.join(_CHOICES[key])}"
+    elif key in _OBJECTS:
+        problem = "it takes a Python object, which a config cannot give"
+    if problem:
+        raise ConfigError(f"{where}={value!r} is invalid: {problem}")
 
 
 def _args_text(args: dict[str, Any]) -> str:

@@ -211,3 +211,41 @@ def test_trial_seed_follows_vary_seed() -> None:
         "optimizer.lr=0.01",
         "seed=20007",
     ]
+
+
+# Optuna takes these without a check and fails (or does something else) only once a trial
+# samples: each must be refused while the sweep is planned, before any run exists.
+BAD_ARGS = [
+    ("sweep.sampler.args.n_startup_trials=-1", "must be an integer >= 0"),
+    ("sweep.sampler.args.n_startup_trials=2.5", "must be an integer >= 0"),
+    ("+sweep.sampler.args.n_ei_candidates=0", "must be an integer >= 1"),
+    ("+sweep.sampler.args.multivariate=yes", "must be true or false"),
+    ("+sweep.sampler.args.gamma=fast", "takes a Python object"),
+    ("sweep.pruner.args.n_startup_trials=true", "must be an integer >= 0"),
+]
+
+
+@pytest.mark.parametrize(("override", "message"), BAD_ARGS, ids=[o for o, _ in BAD_ARGS])
+def test_sampler_and_pruner_arguments_optuna_cannot_use_are_refused(override, message) -> None:
+    overrides = ["+sweep=lr", override]
+    with pytest.raises(ConfigError) as info:
+        plan_sweep(compose_config(overrides), overrides)
+    key = override.lstrip("+").split("=")[0]
+    text = str(info.value)
+    assert text.startswith(f"{key}=") and " is invalid: " in text and message in text
+    assert "\n" not in text
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["sweep.pruner.name=hyperband", "+sweep.pruner.args.min_resource=auto"],
+        ["sweep.pruner.name=hyperband", "+sweep.pruner.args.reduction_factor=2"],
+        ["sweep.sampler.name=qmc", "+sweep.sampler.args.qmc_type=halton"],
+        ["sweep.sampler.name=cmaes", "+sweep.sampler.args.restart_strategy=null"],
+        ["+sweep.sampler.args.multivariate=true"],
+    ],
+)
+def test_sampler_and_pruner_arguments_optuna_can_use_are_taken(extra) -> None:
+    overrides = ["+sweep=lr", *extra]
+    plan_sweep(compose_config(overrides), overrides)
