@@ -83,28 +83,41 @@ def test_three_workers_share_one_study_and_one_parent(cluster) -> None:
 
 def _stop_mid_trial(cluster, victim: subprocess.Popen) -> tuple[int, str] | None:
     """Freeze ``victim`` (SIGSTOP) while it runs a trial whose MLflow run is RUNNING; return
-    ``(trial number, run id)``, or None if it exited first. Frozen, nothing moves while the
-    MLflow run is looked up; a trial caught before its run exists is let go and caught again."""
+    ``(trial number, run id)``, or None if it exited first.
+
+    Until the victim holds a RUNNING trial it runs freely (it must claim one before the others
+    take them all). From then on it only moves in short steps between checks made while it is
+    frozen, so the window in which its run is RUNNING cannot fall between two checks: on a
+    loaded machine one check (the study, then the server's runs) can take longer than a whole
+    trial, and a free-running victim finished both of its trials unseen (exit 0, test failed).
+    """
     deadline = time.monotonic() + 120
+
+    def victims_running_trial(trials) -> int | None:
+        for t in trials:
+            worker = t.user_attrs.get(WORKER_ATTR, {})
+            if t.state == TrialState.RUNNING and worker.get("pid") == victim.pid:
+                return t.number
+        return None
+
+    stepping = False  # from the victim's first RUNNING trial on, it moves in steps
     while time.monotonic() < deadline and victim.poll() is None:
-        running = [
-            t.number
-            for t in cluster.study_trials(missing_ok=True)
-            if t.state == TrialState.RUNNING
-            and t.user_attrs.get(WORKER_ATTR, {}).get("pid") == victim.pid
+        if not stepping:
+            stepping = victims_running_trial(cluster.study_trials(missing_ok=True)) is not None
+            if not stepping:
+                time.sleep(0.05)
+                continue
+        os.kill(victim.pid, signal.SIGSTOP)
+        number = victims_running_trial(cluster.study_trials())
+        runs = [
+            r
+            for r in cluster.parents_and_children()[1]
+            if r.data.tags.get("trial_number") == str(number) and r.info.status == "RUNNING"
         ]
-        if running:
-            os.kill(victim.pid, signal.SIGSTOP)
-            trials = {t.number: t for t in cluster.study_trials()}
-            runs = [
-                r
-                for r in cluster.parents_and_children()[1]
-                if r.data.tags.get("trial_number") == str(running[0]) and r.info.status == "RUNNING"
-            ]
-            if trials[running[0]].state == TrialState.RUNNING and runs:
-                return running[0], runs[0].info.run_id
-            os.kill(victim.pid, signal.SIGCONT)
-        time.sleep(0.05)
+        if number is not None and runs:
+            return number, runs[0].info.run_id
+        os.kill(victim.pid, signal.SIGCONT)
+        time.sleep(0.1)  # one short step: its run is created, or ends, or the next trial begins
     return None
 
 
