@@ -64,49 +64,66 @@ def picture_inputs(result: Any) -> dict[str, Any]:
 PICTURES = ("network_health.png", "histograms.png", "decision_boundary.png", "fitted_curve.png")
 
 
-def start_drawing(inputs: dict[str, Any], folder: str) -> int:
-    """In the plot helper: fork a child that draws the run's pictures and return its pid, so
+def start_drawing(inputs: dict[str, Any], folder: str) -> list[int]:
+    """In the plot helper: fork children that draw the run's pictures and return their pids, so
     the helper draws the learning curves meanwhile (the pictures take about three times as
-    long); 0 when it drew them itself (no ``fork`` here). :func:`wait_drawing` collects them."""
+    long); ``[]`` when it drew them itself (no ``fork`` here). :func:`wait_drawing` collects
+    them. Two children, the network-health figure in one and the others in the second: drawn
+    one after the other, the pictures were the longest wait of a run (0.3-0.4 s)."""
     import os
 
     if not hasattr(os, "fork"):
         draw_run_pictures(inputs, folder)
-        return 0
-    pid = os.fork()
-    if pid == 0:  # the child: draw, then leave without touching the helper's pipes
-        code = 1
-        try:
-            draw_run_pictures(inputs, folder)
-            code = 0
-        finally:
-            os._exit(code)
-    return pid
+        return []
+    pids: list[int] = []
+    try:
+        for part in ("health", "others"):
+            pid = os.fork()
+            if pid == 0:  # a child: draw, then leave without touching the helper's pipes
+                code = 1
+                try:
+                    draw_run_pictures(inputs, folder, part)
+                    code = 0
+                finally:
+                    os._exit(code)
+            pids.append(pid)
+    except OSError:  # no second child: collect the first, the run draws them itself
+        for pid in pids:
+            os.waitpid(pid, 0)
+        raise
+    return pids
 
 
-def wait_drawing(pid: int, folder: str) -> list[str] | None:
-    """Wait for :func:`start_drawing`'s child; the pictures drawn, or None if it failed."""
+def wait_drawing(pids: list[int], folder: str) -> list[str] | None:
+    """Wait for :func:`start_drawing`'s children; the pictures drawn, or None if one failed."""
     import os
 
-    if pid:
+    failed = False
+    for pid in pids:
         _, status = os.waitpid(pid, 0)
-        if status != 0:
-            return None
+        failed = failed or status != 0
+    if failed:
+        return None
     return [str(Path(folder) / name) for name in PICTURES if (Path(folder) / name).is_file()]
 
 
-def draw_run_pictures(inputs: dict[str, Any], folder: str) -> list[str]:
-    """Draw every picture that applies to the run into ``folder``; return the paths."""
+def draw_run_pictures(inputs: dict[str, Any], folder: str, part: str = "all") -> list[str]:
+    """Draw every picture that applies to the run into ``folder``; return the paths.
+    ``part``: ``health`` (the network-health figure), ``others`` (the rest) or ``all``."""
     _agg()
     from matplotlib import style
 
     with style.context("default"):  # whatever ran before here (Optuna's plots use ggplot)
-        return _draw_run_pictures(inputs, folder)
+        return _draw_run_pictures(inputs, folder, part)
 
 
-def _draw_run_pictures(inputs: dict[str, Any], folder: str) -> list[str]:
+def _draw_run_pictures(inputs: dict[str, Any], folder: str, part: str) -> list[str]:
     folder_path = Path(folder)
-    paths = [network_health(inputs, folder_path / "network_health.png")]
+    paths = []
+    if part in ("all", "health"):
+        paths.append(network_health(inputs, folder_path / "network_health.png"))
+    if part == "health":
+        return [str(path) for path in paths]
     if inputs["snapshots"]:
         paths.append(histograms(inputs, folder_path / "histograms.png"))
     X = np.asarray(inputs["train"][0])

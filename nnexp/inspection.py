@@ -87,10 +87,10 @@ def start_pictures(result: Any, folder: Path) -> Callable[[], list[Path]] | None
     started = plot_helper.call("nnexp.inspect_plots:start_drawing", inputs, str(folder))
 
     def done() -> list[Path]:
-        pid = started() if started is not None else None
+        pids = started() if started is not None else None
         drawn = None
-        if pid is not None:
-            wait = plot_helper.call("nnexp.inspect_plots:wait_drawing", pid, str(folder))
+        if pids is not None:
+            wait = plot_helper.call("nnexp.inspect_plots:wait_drawing", pids, str(folder))
             drawn = wait() if wait is not None else None
         if drawn is None:
             from nnexp.inspect_plots import draw_run_pictures

@@ -157,3 +157,40 @@ def test_one_feature_regression_draws_its_fitted_curve(store):
     assert "fitted_curve.png" in artifacts
     assert "decision_boundary.png" not in artifacts
     assert {"network_health.png", "histograms.png"} <= set(artifacts)
+
+
+def test_the_drawing_children_draw_what_one_process_draws(tmp_path, monkeypatch):
+    # The pictures are drawn by two forked children (the network-health figure in one, the
+    # others in the second): the files must be the ones a single process draws, byte for byte.
+    import os
+
+    import nnexp.inspection as inspection
+    from nnexp.config.compose import compose_config
+    from nnexp.inspect_plots import (
+        draw_run_pictures,
+        picture_inputs,
+        start_drawing,
+        wait_drawing,
+    )
+    from nnexp.nn.inspect import LayerProbe
+    from nnexp.run import run_experiment
+
+    monkeypatch.chdir(tmp_path)
+    # snapshots too (histograms), as a tracked run that logs pictures keeps them
+    monkeypatch.setattr(
+        inspection, "make_probe", lambda cfg, model: LayerProbe(model, log_every=1, snapshots=True)
+    )
+    result = run_experiment(
+        compose_config(["data.n_samples=120", "trainer.epochs=6", "tracking=off"])
+    )
+    inputs = picture_inputs(result)
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    alone = draw_run_pictures(inputs, str(tmp_path / "one"))
+    pids = start_drawing(inputs, str(tmp_path / "two"))
+    assert len(pids) == 2
+    forked = wait_drawing(pids, str(tmp_path / "two"))
+    assert sorted(os.path.basename(p) for p in alone) == PICTURES
+    assert sorted(os.path.basename(p) for p in forked) == PICTURES
+    for name in PICTURES:
+        assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
