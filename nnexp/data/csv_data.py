@@ -65,12 +65,12 @@ def _try_float(cell: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _parses_as_float(cell: str) -> bool:
+def _non_finite_number(cell: str) -> bool:
+    """``nan``, ``inf`` and the like: a number, but not a finite one."""
     try:
-        float(cell)
+        return not math.isfinite(float(cell))
     except ValueError:
         return False
-    return True
 
 
 def _read(path: Path, delimiter: str) -> tuple[list[str], list[tuple[int, int, list[str]]]]:
@@ -187,7 +187,7 @@ def load_csv(
             X[r, j] = _number(cells[c], path, row, line, header[c])
         if cells[t_col] == "":
             raise ValueError(f"{_where(path, row, line, target)}: empty target cell")
-        if _try_float(cells[t_col]) is None and _parses_as_float(cells[t_col]):
+        if _non_finite_number(cells[t_col]):
             raise ValueError(  # nan/inf: a missing value, not a class named "nan"
                 f"{_where(path, row, line, target)}: missing/non-finite target value "
                 f"{cells[t_col]!r}"

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from nnexp.errors import NnexpError
+from nnexp.errors import NnexpError, first_line
 
 MAX_RECORD_BYTES = 1_000_000
 MAX_NODES = 20_000
@@ -67,8 +67,7 @@ def load_record_yaml(text: str, what: str) -> Any:
         check_expansion(node, what)
         data = loader.construct_document(node)
     except yaml.YAMLError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise NnexpError(f"{what} is not valid YAML: {first}") from None
+        raise NnexpError(f"{what} is not valid YAML: {first_line(exc)}") from None
     except RecursionError:
         raise RecordRefused(
             f"{what} nests deeper than {MAX_DEPTH} levels, the limit for a record: refused"

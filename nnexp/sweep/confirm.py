@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from nnexp.errors import ConfigError
+from nnexp.errors import ConfigError, first_line
 from nnexp.sweep.attrs import RUN_ID_ATTR
 from nnexp.sweep.overrides import SEED_STRIDE, merge_overrides
 from nnexp.sweep.storage import sweep_lock
@@ -337,7 +337,7 @@ def _run_job(plan: Any, confirm: Any, trial: Any, decided: dict[str, Any], runs:
     except Exception as exc:
         # a crash of one seed is recorded (the interval is over the seeds that ran) rather
         # than re-run: re-running the same seed would crash again
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = first_line(exc)
         trial.set_user_attr("fail_reason", text)
         confirm.tell(trial, state=TrialState.FAIL)
         _say(f"confirm run {config['label']} seed {seed} failed: {text}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from nnexp.errors import ConfigError
+from nnexp.errors import ConfigError, first_line
 from nnexp.sweep.config import PRUNERS, SAMPLERS, PrunerConfig, SamplerConfig
 
 LAUNCH_SEED_STRIDE = 7919
@@ -147,16 +147,21 @@ def _construct(
             warnings.simplefilter("ignore")  # "experimental" notices
             return cls(**kwargs)
     except (TypeError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"{where}: {name}({_args_text(args)}) is invalid: {first}") from None
+        raise ConfigError(
+            f"{where}: {name}({_args_text(args)}) is invalid: {first_line(exc)}"
+        ) from None
 
 
 #: Arguments Optuna takes without checking them, and that fail (or silently do nothing) only
 #: once a trial samples or reports: ``n_startup_trials=-1``, ``n_ei_candidates=0`` or
 #: ``multivariate: yes`` were accepted, and the sweep failed, or ran as something else, after
 #: its runs existed. Checked here, before anything runs.
-_NON_NEGATIVE_INTS = {"n_startup_trials", "n_warmup_steps", "bootstrap_count"}
-_NON_NEGATIVE_INTS |= {"min_early_stopping_rate"}
+_NON_NEGATIVE_INTS = {
+    "n_startup_trials",
+    "n_warmup_steps",
+    "bootstrap_count",
+    "min_early_stopping_rate",
+}
 _POSITIVE_INTS = {"n_ei_candidates", "interval_steps", "n_min_trials", "popsize"}
 _AUTO_OR_POSITIVE_INTS = {"min_resource", "max_resource"}
 _BOOLS = {
