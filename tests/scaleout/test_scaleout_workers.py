@@ -85,37 +85,40 @@ def _stop_mid_trial(cluster, victim: subprocess.Popen) -> tuple[int, str] | None
     """Freeze ``victim`` (SIGSTOP) while it runs a trial whose MLflow run is RUNNING; return
     ``(trial number, run id)``, or None if it exited first.
 
-    Until the victim holds a RUNNING trial it runs freely (it must claim one before the others
-    take them all). From then on it only moves in short steps between checks made while it is
-    frozen, so the window in which its run is RUNNING cannot fall between two checks: on a
-    loaded machine one check (the study, then the server's runs) can take longer than a whole
-    trial, and a free-running victim finished both of its trials unseen (exit 0, test failed).
+    The victim runs alone (the test starts the other workers once it is caught), so every
+    trial is its to take. It runs freely until it has a trial in the study; from then on it
+    only moves in short steps between checks made while it is frozen, so the window in which
+    its run is RUNNING cannot fall between two checks. Under load one check (the study, then
+    the server's runs) can take longer than a whole trial: a free-running victim, racing two
+    other workers for six trials, once finished all of its trials unseen (exit 0, test failed).
     """
     deadline = time.monotonic() + 120
 
-    def victims_running_trial(trials) -> int | None:
-        for t in trials:
-            worker = t.user_attrs.get(WORKER_ATTR, {})
-            if t.state == TrialState.RUNNING and worker.get("pid") == victim.pid:
-                return t.number
-        return None
+    def victims_trials(trials) -> list:
+        return [t for t in trials if t.user_attrs.get(WORKER_ATTR, {}).get("pid") == victim.pid]
 
-    stepping = False  # from the victim's first RUNNING trial on, it moves in steps
+    stepping = False  # from the victim's first trial on, it moves in steps
     while time.monotonic() < deadline and victim.poll() is None:
         if not stepping:
-            stepping = victims_running_trial(cluster.study_trials(missing_ok=True)) is not None
+            stepping = bool(victims_trials(cluster.study_trials(missing_ok=True)))
             if not stepping:
                 time.sleep(0.05)
                 continue
         os.kill(victim.pid, signal.SIGSTOP)
-        number = victims_running_trial(cluster.study_trials())
+        running = [
+            t.number
+            for t in victims_trials(cluster.study_trials())
+            if t.state == TrialState.RUNNING
+        ]
         runs = [
             r
             for r in cluster.parents_and_children()[1]
-            if r.data.tags.get("trial_number") == str(number) and r.info.status == "RUNNING"
+            if running
+            and r.data.tags.get("trial_number") == str(running[0])
+            and r.info.status == "RUNNING"
         ]
-        if number is not None and runs:
-            return number, runs[0].info.run_id
+        if runs:
+            return running[0], runs[0].info.run_id
         os.kill(victim.pid, signal.SIGCONT)
         time.sleep(0.1)  # one short step: its run is created, or ends, or the next trial begins
     return None
@@ -125,13 +128,13 @@ def test_kill_9_mid_trial_is_retried_by_a_surviving_worker(cluster) -> None:
     args = cluster.args("sweep.n_trials=6", "trainer.epochs=30", *HEARTBEAT)
     cluster.runs()  # warm up (import MLflow, connect): the victim must stay frozen briefly
     victim = cluster.start(*args)
-    survivors = [cluster.start(*args) for _ in range(2)]
     caught = _stop_mid_trial(cluster, victim)
     if caught is None:
-        for process in (victim, *survivors):
-            process.kill()
+        victim.kill()
         err = victim.communicate(timeout=30)[1]
         pytest.fail(f"no running trial of the victim to kill (exit {victim.returncode}): {err}")
+    # the survivors join the sweep while the victim is frozen mid-trial
+    survivors = [cluster.start(*args) for _ in range(2)]
     os.kill(victim.pid, signal.SIGKILL)
     victim.communicate(timeout=30)
     number, orphan_run = caught
