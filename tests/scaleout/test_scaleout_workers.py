@@ -153,7 +153,10 @@ def test_kill_9_mid_trial_is_retried_by_a_surviving_worker(cluster) -> None:
     retries = [t for t in trials if t.system_attrs.get("failed_trial") == number]
     assert len(retries) == 1
     retry = retries[0]
-    assert retry.state == TrialState.COMPLETE
+    assert retry.state == TrialState.COMPLETE, (
+        [(t.number, t.state, t.user_attrs, t.system_attrs) for t in trials],
+        notes,
+    )
     assert retry.params == orphan.params
     assert retry.user_attrs["nnexp.retry_of"] == number
     assert retry.user_attrs[WORKER_ATTR]["pid"] in {p.pid for p in survivors}
