@@ -22,6 +22,11 @@ reach if everything else were free:
       the Adam step (ten element-wise passes over the 269,322 parameters), against the
       single-thread SGEMM rate. Bound = FLOPs / that time / SGEMM rate.
 
+It also prints the SIMD target NumPy runs float64 ``tanh`` on, that kernel's time per (64, 64)
+call against NumPy's baseline kernel (a child process with ``NPY_DISABLE_CPU_FEATURES``), and
+whether the two give the same bits: (b) hangs on the cost of tanh, which differs by an order of
+magnitude between CPUs, and a tanh network's last bits already differ between kernels.
+
 Medians over ``--repeats`` rounds of interleaved timings (the machine may be shared).
 """
 
@@ -225,6 +230,48 @@ def tanh_target() -> str:
         return "unknown"
 
 
+_TANH_PROBE = """
+import hashlib, sys, time
+import numpy as np
+z = np.random.default_rng(0).standard_normal((64, 64)) * 0.5
+out = np.empty_like(z)
+best = float("inf")
+for _ in range(15):
+    t0 = time.perf_counter()
+    for _ in range(200):
+        np.tanh(z, out=out)
+    best = min(best, (time.perf_counter() - t0) / 200)
+wide = np.random.default_rng(1).standard_normal(1_000_000) * 3
+print(best, hashlib.sha256(np.tanh(wide).tobytes()).hexdigest())
+"""
+
+
+def tanh_by_target(target: str) -> str:
+    """float64 ``tanh`` per (64, 64) call with NumPy's dispatched kernel and with its baseline
+    kernel (a child process started with ``NPY_DISABLE_CPU_FEATURES=<target>``), and whether
+    the two give the same bits on a million values: the bits of a tanh network's results
+    depend on the CPU's dispatch target, so they are the same only on the same kind of CPU."""
+    import os
+    import subprocess
+
+    def probe(env: dict) -> tuple[float, str]:
+        done = subprocess.run(
+            [sys.executable, "-c", _TANH_PROBE], env=env, capture_output=True, text=True
+        )
+        seconds, digest = done.stdout.split()
+        return float(seconds), digest
+
+    if target in ("unknown", "") or target.startswith("baseline"):
+        return "float64 tanh runs NumPy's baseline kernel here: no other target to compare"
+    here, here_bits = probe(dict(os.environ))
+    base, base_bits = probe({**os.environ, "NPY_DISABLE_CPU_FEATURES": target})
+    same = "the same bits" if here_bits == base_bits else "different bits"
+    return (
+        f"float64 tanh per (64, 64) call: {target} kernel {here * 1e6:.1f} us, baseline kernel "
+        f"{base * 1e6:.1f} us ({base / here:.2f}x); {same} on 1e6 values"
+    )
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=15)
@@ -232,7 +279,9 @@ def main(argv=None) -> int:
     import os
 
     print(f"load average at start: {os.getloadavg()[0]:.1f} (1 min) on {os.cpu_count()} CPUs")
-    print(f"NumPy {np.__version__}: float64 tanh dispatched to {tanh_target()}")
+    target = tanh_target()
+    print(f"NumPy {np.__version__}: float64 tanh dispatched to {target}")
+    print(tanh_by_target(target))
     with _blas_limit(1):
         print(bound_b(args.repeats))
         for line in bound_c(args.repeats):
