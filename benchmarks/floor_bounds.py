@@ -33,7 +33,9 @@ Medians over ``--repeats`` rounds of interleaved timings (the machine may be sha
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -231,7 +233,7 @@ def tanh_target() -> str:
 
 
 _TANH_PROBE = """
-import hashlib, sys, time
+import hashlib, time
 import numpy as np
 z = np.random.default_rng(0).standard_normal((64, 64)) * 0.5
 out = np.empty_like(z)
@@ -251,12 +253,10 @@ def tanh_by_target(target: str) -> str:
     kernel (a child process started with ``NPY_DISABLE_CPU_FEATURES=<target>``), and whether
     the two give the same bits on a million values: the bits of a tanh network's results
     depend on the CPU's dispatch target, so they are the same only on the same kind of CPU."""
-    import os
-    import subprocess
 
     def probe(env: dict) -> tuple[float, str]:
         done = subprocess.run(
-            [sys.executable, "-c", _TANH_PROBE], env=env, capture_output=True, text=True
+            [sys.executable, "-c", _TANH_PROBE], env=env, capture_output=True, text=True, check=True
         )
         seconds, digest = done.stdout.split()
         return float(seconds), digest
@@ -276,8 +276,6 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=15)
     args = ap.parse_args(argv)
-    import os
-
     print(f"load average at start: {os.getloadavg()[0]:.1f} (1 min) on {os.cpu_count()} CPUs")
     target = tanh_target()
     print(f"NumPy {np.__version__}: float64 tanh dispatched to {target}")
