@@ -7,6 +7,12 @@ that failed from one that finished, because ``sacct`` needs accounting storage, 
 clusters (and the test cluster) lack; ``squeue`` lists only jobs that have not ended. A task
 that left the queue without an exit file was killed by Slurm (``scancel``, time limit, node
 failure): its output file's last ``slurmstepd`` line says which.
+
+The worker command may hold passwords (``sweep.storage=postgresql://user:PASSWORD@...``,
+``tracking.uri=http://user:PASSWORD@...``), which the workers need but no file may keep: the
+script holds the command only redacted, as a comment, and runs it from the variable
+``NNEXP_WORKER_COMMAND`` that ``sbatch`` passes to every task with the rest of the submitting
+environment (its default, ``--export=ALL``).
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from nnexp.errors import ConfigError, NnexpError
 COMMAND_TIMEOUT = 60  # seconds for one sbatch/squeue/scancel call (a busy controller is slow)
 #: variables the launcher may carry that must not reach a worker (it is a full sweep command)
 DROPPED_ENV = ("NNEXP_SWEEP_ROLE", "NNEXP_SWEEP_LAUNCHER", "NNEXP_MULTIRUN_PARENT_ID")
+#: the variable that carries the worker command (with any password) to the tasks
+COMMAND_ENV = "NNEXP_WORKER_COMMAND"
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 #: what ``slurmstepd`` writes into a killed job's output, and how it is reported
 KILL_REASONS = (
@@ -64,22 +72,41 @@ def require_slurm() -> None:
 
 
 def write_script(folder: Path, name: str, command: Sequence[str]) -> Path:
-    """The batch script every task runs: the worker command, then its exit code to a file."""
+    """The batch script every task runs: the worker command (from :data:`COMMAND_ENV`, see
+    :func:`submit_environment`; here only redacted), then its exit code to a file."""
+    from nnexp.redact import redact
+
     exports = "\n".join(f'export {var}="${{SLURM_CPUS_PER_TASK:-1}}"' for var in THREAD_ENV)
     exit_file = shlex.quote(str(folder)) + '/"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}.exit"'
+    shown = redact(shlex.join(command)).replace("\n", " ")
     script = folder / f"{name}.sh"
     script.write_text(
         "#!/bin/bash\n"
         "# One nnexp sweep worker (a task of the job array); written by sweep.launcher=slurm.\n"
-        f"unset {' '.join(DROPPED_ENV)}\n"
-        f"{exports}\n"
-        f"{shlex.join(command)}\n"
-        "code=$?\n"
+        f"# It runs (passwords shown as ***): {shown}\n"
+        f"# from ${COMMAND_ENV}, which sbatch passes with the submitting environment, so that\n"
+        "# no password is written in this file.\n"
+        f'if [ -z "${{{COMMAND_ENV}+set}}" ]; then\n'
+        f'    echo "nnexp: error: {COMMAND_ENV} is not set in the job: sbatch must pass the '
+        'submitting environment (--export=ALL, its default)" >&2\n'
+        "    code=2\n"
+        "else\n"
+        f'    worker="${COMMAND_ENV}"\n'
+        f"    unset {COMMAND_ENV} {' '.join(DROPPED_ENV)}\n"
+        + "".join(f"    {line}\n" for line in exports.splitlines())
+        + '    eval "$worker"\n'
+        "    code=$?\n"
+        "fi\n"
         f"echo $code > {exit_file}\n"
         "exit $code\n"
     )
     script.chmod(0o755)
     return script
+
+
+def submit_environment(command: Sequence[str]) -> dict[str, str]:
+    """This process's environment plus :data:`COMMAND_ENV`: the worker command, shell-quoted."""
+    return {**os.environ, COMMAND_ENV: shlex.join(command)}
 
 
 def sbatch_args(launcher: Any, count: int, job_name: str, folder: Path) -> list[str]:
@@ -101,9 +128,12 @@ def sbatch_args(launcher: Any, count: int, job_name: str, folder: Path) -> list[
     return args
 
 
-def submit(args: Sequence[str], script: Path, count: int, folder: Path) -> JobArray:
-    """Run ``sbatch``; a refusal (unknown partition, bad time) is one line naming it."""
-    result = _run(["sbatch", *args, str(script)])
+def submit(
+    args: Sequence[str], script: Path, count: int, folder: Path, command: Sequence[str]
+) -> JobArray:
+    """Run ``sbatch`` with the worker ``command`` in its environment; a refusal (unknown
+    partition, bad time) is one line naming it."""
+    result = _run(["sbatch", *args, str(script)], env=submit_environment(command))
     if result.returncode != 0:
         message = " ".join(result.stderr.split()) or f"exit code {result.returncode}"
         raise ConfigError(f"sbatch refused the worker jobs: {message} (sbatch {shlex.join(args)})")
@@ -156,7 +186,7 @@ def task_outcome(job: JobArray, index: int) -> tuple[int | None, str]:
     return None, "ended without an exit code (killed?)"
 
 
-def _run(command: list[str]) -> subprocess.CompletedProcess:
+def _run(command: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     try:
         return subprocess.run(
             command,
@@ -164,6 +194,7 @@ def _run(command: list[str]) -> subprocess.CompletedProcess:
             text=True,
             timeout=COMMAND_TIMEOUT,
             stdin=subprocess.DEVNULL,
+            env=env,
         )
     except subprocess.TimeoutExpired:
         return subprocess.CompletedProcess(command, 1, "", f"{command[0]} timed out")

@@ -70,7 +70,7 @@ def launch_sweep(cfg: Any, plan: Any) -> dict[str, Any]:
     command = worker_command(plan.command_overrides)
     script = sbatch.write_script(folder, f"{name}-{time.strftime('%Y%m%d-%H%M%S')}", command)
     args = sbatch.sbatch_args(launcher, spec.workers, name, folder)
-    job = sbatch.submit(args, script, spec.workers, folder)
+    job = sbatch.submit(args, script, spec.workers, folder, command)
     last = job.task(job.count - 1)
     print(
         f"nnexp: submitted Slurm job array {job.job_id}: {job.count} worker(s) "
@@ -98,6 +98,12 @@ def check_launcher(launcher: Any) -> None:
             raise ConfigError(
                 f"launcher.extra_args entry {flag!r} is invalid: each is one sbatch flag such as "
                 "'--gres=gpu:1'"
+            )
+        if str(flag).startswith("--export"):
+            raise ConfigError(
+                f"launcher.extra_args entry {flag!r} is refused: the workers get their command "
+                "(and its passwords) through the environment sbatch passes by default "
+                "(--export=ALL); drop it"
             )
 
 

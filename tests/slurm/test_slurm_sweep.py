@@ -62,6 +62,15 @@ def test_three_slurm_workers_share_one_study_and_one_parent(slurm_sweep) -> None
     assert command[0].endswith(" sweep.workers=1 sweep.launcher=local")
     assert "sweep.launcher=slurm" not in command[0]
     assert "launcher.poll_interval" not in command[0]
+    # the storage's password reached the workers (they ran) through the environment sbatch
+    # passes, and no byte of what nnexp wrote or printed (job script, outputs, mlruns/)
+    secret = slurm_sweep.postgres.password
+    assert f"nnexp:{secret}@" in slurm_sweep.postgres.uri("optuna")
+    assert "nnexp:***@" in command[0]
+    assert secret not in result.stdout + result.stderr
+    written = [path for path in slurm_sweep.root.rglob("*") if path.is_file()]
+    assert folder / f"{job}_0.out" in written
+    assert [path for path in written if secret.encode() in path.read_bytes()] == []
 
 
 def test_a_cancelled_worker_leaves_its_trial_to_the_others(slurm_sweep) -> None:
