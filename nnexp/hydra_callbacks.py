@@ -41,10 +41,17 @@ class MultirunParent(Callback):
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
         self.sweep_dir = discard_multirun_yaml(config)
         os.environ[SWEPT_KEYS_ENV] = ",".join(swept_keys(list(config.hydra.overrides.task)))
+        from nnexp.errors import ConfigError, Uncaught
+        from nnexp.multirun_check import check_job_file_secrets
+
+        try:  # before any job file is written
+            check_job_file_secrets(config)
+        except ConfigError as error:
+            self._discard()
+            raise Uncaught(error) from None
         if not config.tracking.enabled or config.get("sweep") is not None:
             return
         from nnexp.cmdline import command_line, shell_line
-        from nnexp.errors import ConfigError, Uncaught
         from nnexp.multirun_check import check_cluster_store, check_multirun_values
         from nnexp.tracking import RunRecorder, open_store
 
@@ -74,6 +81,9 @@ class MultirunParent(Callback):
 
         self.parent_text = parent_line(self.recorder.run_id, store.display_uri, tracking.uri)
         emit(self.parent_text)
+
+    def on_job_start(self, config: Any, **kwargs: Any) -> None:
+        redact_hydra_files(config)
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         os.environ.pop(SWEPT_KEYS_ENV, None)
@@ -111,6 +121,26 @@ def discard_multirun_yaml(config: Any) -> Path | None:
     except OSError:
         return None  # Hydra will say what is wrong with the folder itself
     return folder
+
+
+def redact_hydra_files(config: Any) -> None:
+    """With ``hydra.output_subdir`` set (nnexp's default is null), Hydra saves the job's
+    ``config.yaml``, ``hydra.yaml`` and ``overrides.yaml`` just before ``on_job_start``: a
+    password given in a URI is replaced by ``***`` there, as in everything nnexp writes."""
+    subdir = config.hydra.output_subdir
+    if subdir is None:
+        return
+    from nnexp.redact import redact
+
+    folder = Path(str(config.hydra.runtime.output_dir)) / str(subdir)
+    for name in ("config.yaml", "hydra.yaml", "overrides.yaml"):
+        path = folder / name
+        with contextlib.suppress(OSError):
+            text = path.read_text()
+            if redact(text) != text:
+                partial = path.with_name(f".{name}.redacting")
+                partial.write_text(redact(text))
+                partial.replace(path)
 
 
 def remove_sweep_dir(folder: Path) -> None:

@@ -55,6 +55,29 @@ def check_cluster_store(config: Any) -> None:
     )
 
 
+def check_job_file_secrets(config: Any) -> None:
+    """With Hydra's submitit launchers (``submitit_local``, ``submitit_slurm``), refuse a config
+    that holds a password: the launcher pickles the whole composed config and every job's
+    overrides into ``<sweep dir>/.submitit/*.pkl``, where it would stay in clear. The jobs
+    inherit the environment, where the credentials can go instead."""
+    from omegaconf import OmegaConf
+
+    target = str(OmegaConf.select(config, "hydra.launcher._target_") or "")
+    if "submitit" not in target:
+        return
+    from nnexp.errors import ConfigError
+    from nnexp.redact import redact
+
+    for line in [*config.hydra.overrides.task, *OmegaConf.to_yaml(config).splitlines()]:
+        if redact(line) != line:
+            raise ConfigError(
+                f"{redact(line).strip()} holds a password, which Hydra's submitit launcher would "
+                "write in clear into its job files (.submitit/*.pkl): give it through the "
+                "environment the jobs inherit instead (MLFLOW_TRACKING_USERNAME and "
+                "MLFLOW_TRACKING_PASSWORD for an MLflow server, PGPASSWORD for PostgreSQL)"
+            )
+
+
 def check_multirun_values(task_overrides: Sequence[str], config_sources: Any = ()) -> None:
     """Raise :class:`nnexp.errors.ConfigError` (one line) on the first value a job would refuse
     at composition or config validation. ``config_sources``: Hydra's

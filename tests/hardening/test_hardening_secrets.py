@@ -171,6 +171,45 @@ def test_sweep_and_untracked_multirun_leave_no_secret_in_any_byte(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_submitit_multirun_with_a_password_is_refused_before_any_job_file(tmp_path):
+    """Hydra's submitit launcher pickles the composed config and each job's overrides into
+    ``.submitit/*.pkl``: a password there stayed in clear. Refused before anything exists."""
+    work = tmp_path / "work"
+    work.mkdir()
+    uri = f"tracking.uri=http://bob:{SECRET}@127.0.0.1:9/"
+    named = f"tracking.run_name='https://bob:{SECRET}@example.org/x'"
+    for args in ([uri], [named, "tracking=off"]):
+        refused = run(
+            ["-m", "hydra/launcher=submitit_local", "optimizer.lr=0.01,0.1", *TINY, *args], work
+        )
+        assert refused.returncode == 2, refused.stderr
+        [line] = refused.stderr.strip().splitlines()
+        assert line.startswith("nnexp: error: tracking.")
+        assert "holds a password" in line and "MLFLOW_TRACKING_PASSWORD" in line
+        assert "bob:***@" in line
+    assert leaks([work], [refused.stdout + refused.stderr]) == []
+    assert not list(work.rglob(".submitit"))
+    assert not (work / "mlruns" / "mlflow.db").exists()  # no parent run, no store
+
+
+def test_hydras_own_files_hold_no_password_when_the_user_asks_for_them(tmp_path):
+    """``hydra.output_subdir=.hydra`` (Hydra's default; nnexp's is null) saves the job's
+    config, Hydra's config and the overrides: with the password replaced by ``***``."""
+    work = tmp_path / "work"
+    work.mkdir()
+    named = f"tracking.run_name='https://bob:{SECRET}@example.org/x'"
+    done = run(
+        [*TINY, "trainer.epochs=3", "hydra.output_subdir=.hydra", named, "tracking=off"], work
+    )
+    assert done.returncode == 0, done.stderr
+    saved = sorted(p.name for p in work.rglob(".hydra/*.yaml"))
+    assert saved == ["config.yaml", "hydra.yaml", "overrides.yaml"]
+    overrides = next(work.rglob(".hydra/overrides.yaml")).read_text()
+    assert "tracking.run_name='https://bob:***@example.org/x'" in overrides
+    assert leaks([work], [done.stdout + done.stderr]) == []
+
+
+@pytest.mark.slow
 def test_tracking_server_password_reaches_no_byte(tmp_path):
     """Issue 12: ``tracking.uri=http://user:PASSWORD@host:port/`` for a sweep and a multirun
     (plus ``runs`` and ``reproduce`` against it): the password is in no output, no artifact, no
