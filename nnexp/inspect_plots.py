@@ -40,9 +40,10 @@ def picture_inputs(result: Any) -> dict[str, Any]:
 
     splits, probe = result.splits, result.probe
     val = splits.val if splits.val is not None else splits.train
-    cfg = result.config
+    from nnexp.run import default_run_name
+
     return {
-        "title": f"{cfg.model.name}-{cfg.data.name}-{cfg.optimizer.name}-lr{cfg.optimizer.lr:g}",
+        "title": default_run_name(result.config),  # as the learning curves': seed included
         "records": [dict(r) for r in result.history.epochs],
         "activations": layer_activations(result.model),
         "findings": [finding.text for finding in result.findings],

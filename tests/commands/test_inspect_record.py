@@ -184,6 +184,8 @@ def test_the_drawing_children_draw_what_one_process_draws(tmp_path, monkeypatch)
         compose_config(["data.n_samples=120", "trainer.epochs=6", "tracking=off"])
     )
     inputs = picture_inputs(result)
+    # the pictures are titled with the run's name, seed included, as the learning curves are
+    assert inputs["title"] == "mlp-moons-adam-lr0.01-s0"
     (tmp_path / "one").mkdir()
     (tmp_path / "two").mkdir()
     alone = draw_run_pictures(inputs, str(tmp_path / "one"))
