@@ -237,6 +237,7 @@ def _post(url: str, body: str, content_type: str = "application/json") -> tuple[
         return error.code, json.loads(error.read())
 
 
+@pytest.mark.slow  # the server takes some 15 s to start here
 def test_mlflow_models_serve_answers_400_for_a_wrong_width_or_a_nan(logged, tmp_path):
     """One real ``mlflow models serve`` of the iris-shaped classifier: the user's requests
     (one column too many, a null feature) get HTTP 400 with the model's message; right
