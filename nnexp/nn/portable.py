@@ -1,9 +1,10 @@
 """A saved network's prediction in NumPy alone: what a logged MLflow model runs.
 
-This file travels with every logged model (copied, with ``special.py``, into the model's
-``code/nnexp_portable/`` folder), so the model loads and predicts wherever MLflow and NumPy are
-installed, without nnexp. It therefore imports nothing but NumPy, the standard library and its
-travelling companion ``.special`` (a test checks this), and it must agree with
+This file travels with every logged model (copied, with ``special.py`` and ``model_input.py``,
+into the model's ``code/nnexp_portable/`` folder), so the model loads and predicts wherever
+MLflow and NumPy are installed, without nnexp. It therefore imports nothing but NumPy, the
+standard library and its travelling companions ``.special`` and ``.model_input`` (which input
+the model takes; a test checks the imports), and it must agree with
 :class:`nnexp.nn.MLP` (tests compare them on every activation, head and dtype).
 
 It reads the engine's ``model.npz`` (see :mod:`nnexp.nn.serialization`; ``allow_pickle=False``,
@@ -31,6 +32,8 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
+
+from .model_input import feature_matrix
 
 FORMAT = "nnexp.mlp"
 VERSION = 1
@@ -222,36 +225,12 @@ class PortableNetwork:
     def features(self, model_input: Any) -> np.ndarray:
         """Raw input -> standardised float64 features (n, d).
 
-        Accepts a 2-D array of any real dtype (columns in training order) or a pandas
-        DataFrame: with the training features' names as columns (any order; extra columns are
-        ignored), or with integer column labels 0..d-1 (what MLflow makes of an array).
+        Takes what :func:`.model_input.feature_matrix` takes (exactly the d features: an
+        array or list of rows in training order, or a DataFrame or dict of columns named by the
+        features, any order; all finite) and raises its :class:`.model_input.InputError`
+        otherwise.
         """
-        if hasattr(model_input, "columns") and hasattr(model_input, "to_numpy"):
-            columns = list(model_input.columns)
-            if not all(isinstance(c, str) for c in columns):
-                if columns != list(range(len(columns))):
-                    raise ValueError(
-                        f"input columns {columns[:10]} are neither the feature names "
-                        f"{self.feature_names} nor positions 0..{self.n_features - 1}"
-                    )
-            else:
-                missing = [name for name in self.feature_names if name not in columns]
-                if missing:
-                    raise ValueError(
-                        f"input columns {columns[:10]} lack the feature columns {missing} the "
-                        "model was trained on (any order; extra columns are ignored)"
-                    )
-                model_input = model_input[self.feature_names]
-            model_input = model_input.to_numpy()
-        X = np.asarray(model_input)
-        if X.dtype.kind not in "fiub":
-            raise ValueError(f"input must be numeric, got dtype {X.dtype}")
-        if X.ndim != 2 or X.shape[1] != self.n_features:
-            raise ValueError(
-                f"input must have shape (n, {self.n_features}) (features {self.feature_names}), "
-                f"got {X.shape}"
-            )
-        X = X.astype(np.float64)
+        X = feature_matrix(model_input, self.feature_names)
         if self.mean.size:
             X = (X - self.mean) / self.std
         return X

@@ -12,10 +12,14 @@ The model needs MLflow and NumPy only (its ``requirements.txt``), not nnexp: its
 engine's own ``model.npz``, the scaler and feature names as ``scaler.npz`` (both loaded with
 ``allow_pickle=False``).
 
-The input signature lists one ``double`` column per feature, without names: MLflow turns an
-array into a DataFrame with columns 0..d-1 and would refuse it against named columns. The names
-are in the MLmodel metadata (``nnexp.feature_names``) and ``scaler.npz``, and the model's own
-``predict`` selects a DataFrame's columns by them.
+The signature declares the outputs only, no inputs, so that MLflow hands the input to the
+model as it came and the model checks it itself (``nnexp/nn/model_input.py``: exactly the d
+features, by position or by name, all finite; anything else is a bad request, HTTP 400 when
+served). MLflow's own enforcement of an input signature cannot refuse a wrong width: against
+unnamed ``double`` columns (models logged before) it keeps the first d columns of a wider input
+and reads the features shifted; named columns refuse plain arrays; a tensor spec reads a
+DataFrame's columns in the order given. The feature names are in the MLmodel metadata
+(``nnexp.feature_names``) and ``scaler.npz``.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ SOURCE_TAGS = ("mlflow.user", "mlflow.source.")
 PORTABLE_PACKAGE = "nnexp_portable"
 #: Files of ``nnexp/nn/`` copied into it: each imports only NumPy, the standard library and
 #: the others (tests/tracking/test_portable_model.py checks).
-PORTABLE_FILES = ("portable.py", "special.py")
+PORTABLE_FILES = ("portable.py", "special.py", "model_input.py")
 NN_DIR = Path(__file__).resolve().parents[1] / "nn"
 
 
@@ -86,12 +90,11 @@ def write_scaler(
 
 
 def model_signature(example: np.ndarray, predictions: np.ndarray) -> Any:
-    """One unnamed ``double`` input column per feature; outputs inferred from ``predictions``."""
+    """Outputs inferred from ``predictions``; no inputs: the model checks its input itself
+    (MLflow would cut a wider input to the signature's width before the model saw it)."""
     from mlflow.models import ModelSignature, infer_signature
-    from mlflow.types import ColSpec, Schema
 
-    inputs = Schema([ColSpec("double") for _ in range(example.shape[1])])
-    return ModelSignature(inputs=inputs, outputs=infer_signature(example, predictions).outputs)
+    return ModelSignature(inputs=None, outputs=infer_signature(example, predictions).outputs)
 
 
 def log_pyfunc_model(
