@@ -177,10 +177,21 @@ def _decided(plan: Any, study: Any, confirm: Any, runs: Any) -> bool:
             return False
         configs = choose_configs(plan, study)
         seeds = confirm_seeds(plan.base_seed, plan.spec.confirm.seeds)
+        metric = plan.spec.objective_metrics[0]
+        from nnexp.sweep.confirm_reuse import add_reused, earlier_results
+
+        # a job an earlier phase of this sweep finished is resumed from, not run again
+        earlier = earlier_results(confirm._storage, plan.study_name, confirm.study_name, metric)
+        reused = 0
         for seed in seeds:
-            for index in range(len(configs)):
-                confirm.enqueue_trial({}, user_attrs={JOB_ATTR: ConfirmJob(index, seed).attrs()})
-        confirm.set_metric_names([plan.spec.objective_metrics[0]])  # dashboards name the value
+            for index, config in enumerate(configs):
+                job = ConfirmJob(index, seed)
+                if (config["trial"], seed) in earlier:
+                    add_reused(confirm, job, earlier[(config["trial"], seed)])
+                    reused += 1
+                else:
+                    confirm.enqueue_trial({}, user_attrs={JOB_ATTR: job.attrs()})
+        confirm.set_metric_names([metric])  # dashboards name the value
         confirm.set_user_attr(
             PLAN_ATTR,
             {
@@ -191,9 +202,10 @@ def _decided(plan: Any, study: Any, confirm: Any, runs: Any) -> bool:
             },
         )
         total = len(configs) * len(seeds)
+        again = f"; {reused} made by an earlier confirm phase, reused" if reused else ""
         _say(
             f"confirm phase: {len(configs)} configurations x {len(seeds)} seeds = {total} runs "
-            f"({', '.join(c['label'] for c in configs) or 'no complete trial'})",
+            f"({', '.join(c['label'] for c in configs) or 'no complete trial'}){again}",
             error=False,
         )
         return True

@@ -148,6 +148,97 @@ def test_confirm_command_confirms_an_existing_sweep(bench):
     assert bench.client().get_run(parent_id).data.tags["confirm.winner"].startswith("trial ")
 
 
+SMALL = ["sweep.n_trials=3", "data.n_samples=200", "trainer.epochs=5"]
+
+
+def _pairs(bench) -> list[tuple[str, str]]:
+    return [
+        (r.data.tags["confirm.config"], r.data.tags["confirm.seed"])
+        for r in _confirm_children(bench)
+    ]
+
+
+@pytest.mark.slow
+def test_a_second_confirm_phase_with_fewer_configs_leaves_nothing_from_the_first(bench):
+    """Regression: after ``--top-k 2`` then ``--top-k 1`` the parent still had the first
+    phase's ``confirm_p_vs_runner_up`` and tag ``confirm.vs_runner_up`` (naming, once the
+    winner changed, the winner itself), and the second phase re-ran the winner's and the base
+    config's seeds as copies of the first phase's runs."""
+    first = bench.run("lr", *SMALL, "sweep.confirm.top_k=2", "sweep.confirm.seeds=2")
+    parent_id = bench.parents_and_children()[0][0].info.run_id
+    client = bench.client()
+    assert "confirm_p_vs_runner_up" in client.get_run(parent_id).data.metrics
+    assert len(_confirm_children(bench)) == (2 + 1) * 2
+
+    second = bench.run("lr", *SMALL, "sweep.confirm.top_k=1", "sweep.confirm.seeds=2")
+    report = second["confirm"]
+    assert [c["role"] for c in report["comparisons"]] == ["base"]
+    parent = client.get_run(parent_id)
+    confirm_tags = {k: v for k, v in parent.data.tags.items() if k.startswith("confirm.")}
+    assert confirm_tags.keys() == {
+        "confirm.winner",
+        "confirm.winner_trial",
+        "confirm.winner_command",
+        "confirm.vs_base",
+        "confirm.phase",
+    }
+    assert confirm_tags["confirm.winner"] == report["winner"]
+    assert confirm_tags["confirm.vs_base"] == "base"
+    assert confirm_tags["confirm.phase"] == f"{first['study']}.confirm-top1x2"
+    # MLflow keeps a metric's history: this phase (step 1) has no runner-up, NaN says so
+    assert math.isnan(parent.data.metrics["confirm_p_vs_runner_up"])
+    history = client.get_metric_history(parent_id, "confirm_p_vs_runner_up")
+    assert [p.step for p in sorted(history, key=lambda p: p.step)] == [0, 1]
+    base = next(c for c in report["comparisons"] if c["role"] == "base")
+    assert parent.data.metrics["confirm_p_vs_base"] == pytest.approx(base["p_value"], rel=1e-12)
+    winner_mean = next(r for r in report["configs"] if r["label"] == report["winner"])
+    assert parent.data.metrics["confirm_best_val_loss_mean"] == pytest.approx(
+        winner_mean["stats"]["best_val_loss"]["mean"], rel=1e-12
+    )
+    # every run the second phase needed was made by the first: none ran again
+    pairs = _pairs(bench)
+    assert len(pairs) == (2 + 1) * 2 and len(set(pairs)) == len(pairs)
+
+
+@pytest.mark.slow
+def test_an_overlapping_confirm_phase_reuses_runs_and_runs_only_the_missing_ones(bench):
+    """Regression: a second phase re-ran the (trial, seed) runs the first had made, and
+    ``runs --group-by`` then counted them twice (n=6 for 4 distinct runs)."""
+    bench.run("lr", *SMALL, "sweep.confirm.top_k=1", "sweep.confirm.seeds=2")
+    first = _confirm_children(bench)
+    assert len(first) == (1 + 1) * 2
+    third = bench.run("lr", *SMALL, "sweep.confirm.top_k=1", "sweep.confirm.seeds=3")
+    pairs = _pairs(bench)
+    # only the third seed of each configuration is new
+    assert len(pairs) == (1 + 1) * 3 and len(set(pairs)) == len(pairs)
+    row = next(r for r in third["confirm"]["configs"] if r["label"] == third["confirm"]["winner"])
+    assert row["stats"]["best_val_loss"]["n"] == 3
+    # the reused seeds' values are the first phase's runs' (report values follow the seeds)
+    by_seed = dict(zip(third["confirm"]["seeds"], row["values"], strict=True))
+    for run in first:
+        if run.data.tags["confirm.config"] == row["label"]:
+            seed = int(run.data.tags["confirm.seed"])
+            assert by_seed[seed] == run.data.metrics["best_val_loss"]
+
+    parent_id = bench.parents_and_children()[0][0].info.run_id
+    from nnexp.commands.common import format_param
+
+    lr = format_param(str(row["params"]["lr"]), 24)
+    listed = bench.cli(
+        "runs",
+        "--parent",
+        parent_id[:8],
+        "--group-by",
+        "optimizer.lr",
+        "--tracking-uri",
+        bench.store_uri,
+    )
+    assert listed.returncode == 0, listed.stderr
+    # the winner's lr: its search trial and its 3 confirm runs, each counted once
+    (line,) = [ln for ln in listed.stdout.splitlines() if ln.split()[:1] == [lr]]
+    assert line.split()[1] == "4"
+
+
 @pytest.mark.parametrize(
     ("extra", "words"),
     [
