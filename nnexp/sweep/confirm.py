@@ -16,6 +16,9 @@ on any machine) then takes WAITING jobs under the lock, claims them, runs them a
 result, exactly like search trials. A killed process leaves its job RUNNING; the next process
 fails it and enqueues it again (on RDB storages Optuna's heartbeat does the same), so a killed
 confirm phase resumes to exactly ``(top_k + baseline) x seeds`` finished runs, none run twice.
+A later phase of the same sweep (other ``top_k``/``seeds``: another confirm study) resumes the
+same way from the jobs the earlier phases finished (:mod:`nnexp.sweep.confirm_reuse`): a
+(configuration, seed) run is made once per sweep, so a larger ``--seeds`` only adds seeds.
 
 Confirm seeds: ``base_seed * SEED_STRIDE + SEED_STRIDE - 1 - s`` for ``s = 0..seeds-1``, the top
 of the base seed's block of trial seeds (trial ``n`` has ``base_seed * SEED_STRIDE + n``), so
