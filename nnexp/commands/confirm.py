@@ -15,6 +15,15 @@ from typing import Any
 from nnexp.commands.common import make_parser, open_reader
 from nnexp.errors import NnexpError
 
+#: What a run of each ``nnexp.kind`` is, for the error on a run that is not a sweep's parent.
+KIND_WORDS = {
+    "run": "a single run",
+    "trial": "a sweep's trial",
+    "confirm": "a confirm run of a sweep",
+    "multirun": "a multirun's parent",
+    "reproduction": "a reproduction",
+}
+
 
 def build_parser() -> Any:
     parser = make_parser(
@@ -36,8 +45,9 @@ def main(args: list[str]) -> int:
     reader = open_reader(opts.tracking_uri)
     parent = reader.get_run(opts.parent)
     if parent.kind != "sweep":
+        what = KIND_WORDS.get(parent.kind, f"a {parent.kind!r} run")
         raise NnexpError(
-            f"confirm: run {parent.run_id} ({parent.name}) is a {parent.kind or 'single'} run, "
+            f"confirm: run {parent.run_id} ({parent.name}) is {what}, "
             "not a sweep's parent (python -m nnexp runs lists the parents)"
         )
     command = parent.tags.get("command", "")

@@ -17,6 +17,8 @@ from nnexp.commands.table import Column, render
 from nnexp.errors import NnexpError
 from nnexp.stats import summarize
 
+PARENT_TAG = "mlflow.parentRunId"
+
 #: Metrics summarised per group, when any run has them (``test_*`` follow).
 GROUP_METRICS = ("final_val_loss", "best_val_loss")
 GROUP_KEY_WIDTH = 24
@@ -36,8 +38,30 @@ def group_runs(runs: Sequence[Any], key: str) -> dict[str, list[Any]]:
     return groups
 
 
+def distinct_runs(runs: Sequence[Any]) -> list[Any]:
+    """``runs`` with one confirm run per (parent, configuration, seed): the first listed.
+
+    A later confirm phase now reuses the runs an earlier phase of its sweep made
+    (:mod:`nnexp.sweep.confirm_reuse`); before, it made them again, identical, under the same
+    parent. Counting such a copy narrows an interval with nothing new, so a store written then
+    is read as if each (configuration, seed) had run once.
+    """
+    seen: set[tuple[str | None, ...]] = set()
+    kept = []
+    for run in runs:
+        tags = getattr(run, "tags", {})
+        if tags.get("nnexp.kind") == "confirm":
+            same = (tags.get(PARENT_TAG), tags.get("confirm.config"), tags.get("confirm.seed"))
+            if same in seen:
+                continue
+            seen.add(same)
+        kept.append(run)
+    return kept
+
+
 def group_table(runs: Sequence[Any], key: str, sort_metric: str) -> list[str]:
     """One row per group: its value, the count, and mean ± sd [95% t interval] of each metric."""
+    runs = distinct_runs(runs)
     groups = group_runs(runs, key)
     present = {m for run in runs for m in run.metrics}
     metrics = [m for m in (*GROUP_METRICS, sort_metric) if m in present]
@@ -83,6 +107,7 @@ def group_members(reader: Any, parent: Any) -> tuple[list[Any], str]:
         members = [
             r for r in children if r.kind == "confirm" and r.tags.get("confirm.config") == winner
         ]
+        members = distinct_runs(members)
         return members, f"confirmed {winner}"
     if parent.kind == "sweep":
         members = [r for r in children if r.tags.get("trial_state") == "COMPLETE"]

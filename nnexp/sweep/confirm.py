@@ -16,6 +16,9 @@ on any machine) then takes WAITING jobs under the lock, claims them, runs them a
 result, exactly like search trials. A killed process leaves its job RUNNING; the next process
 fails it and enqueues it again (on RDB storages Optuna's heartbeat does the same), so a killed
 confirm phase resumes to exactly ``(top_k + baseline) x seeds`` finished runs, none run twice.
+A later phase of the same sweep (other ``top_k``/``seeds``: another confirm study) resumes the
+same way from the jobs the earlier phases finished (:mod:`nnexp.sweep.confirm_reuse`): a
+(configuration, seed) run is made once per sweep, so a larger ``--seeds`` only adds seeds.
 
 Confirm seeds: ``base_seed * SEED_STRIDE + SEED_STRIDE - 1 - s`` for ``s = 0..seeds-1``, the top
 of the base seed's block of trial seeds (trial ``n`` has ``base_seed * SEED_STRIDE + n``), so
@@ -177,10 +180,21 @@ def _decided(plan: Any, study: Any, confirm: Any, runs: Any) -> bool:
             return False
         configs = choose_configs(plan, study)
         seeds = confirm_seeds(plan.base_seed, plan.spec.confirm.seeds)
+        metric = plan.spec.objective_metrics[0]
+        from nnexp.sweep.confirm_reuse import add_reused, earlier_results
+
+        # a job an earlier phase of this sweep finished is resumed from, not run again
+        earlier = earlier_results(confirm._storage, plan.study_name, confirm.study_name, metric)
+        reused = 0
         for seed in seeds:
-            for index in range(len(configs)):
-                confirm.enqueue_trial({}, user_attrs={JOB_ATTR: ConfirmJob(index, seed).attrs()})
-        confirm.set_metric_names([plan.spec.objective_metrics[0]])  # dashboards name the value
+            for index, config in enumerate(configs):
+                job = ConfirmJob(index, seed)
+                if (config["trial"], seed) in earlier:
+                    add_reused(confirm, job, earlier[(config["trial"], seed)])
+                    reused += 1
+                else:
+                    confirm.enqueue_trial({}, user_attrs={JOB_ATTR: job.attrs()})
+        confirm.set_metric_names([metric])  # dashboards name the value
         confirm.set_user_attr(
             PLAN_ATTR,
             {
@@ -191,9 +205,10 @@ def _decided(plan: Any, study: Any, confirm: Any, runs: Any) -> bool:
             },
         )
         total = len(configs) * len(seeds)
+        again = f"; {reused} made by an earlier confirm phase, reused" if reused else ""
         _say(
             f"confirm phase: {len(configs)} configurations x {len(seeds)} seeds = {total} runs "
-            f"({', '.join(c['label'] for c in configs) or 'no complete trial'})",
+            f"({', '.join(c['label'] for c in configs) or 'no complete trial'}){again}",
             error=False,
         )
         return True

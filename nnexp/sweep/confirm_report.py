@@ -71,6 +71,7 @@ def confirm_report(confirm: Any) -> dict[str, Any] | None:
         (r for r in rows if r["trial"] is not None and math.isfinite(mean_of(r))), key=mean_of
     )
     report: dict[str, Any] = {
+        "phase": confirm.study_name,  # which confirm phase: the parent shows the latest
         "metric": metric,
         "direction": direction,
         "seeds": seeds,

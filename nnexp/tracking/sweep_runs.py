@@ -15,6 +15,7 @@ This is the sweep's adapter to MLflow (it uses :mod:`nnexp.tracking` for the sto
 from __future__ import annotations
 
 import json
+import math
 import sys
 import tempfile
 import time
@@ -147,16 +148,24 @@ class SweepRuns:
         """The confirm phase's winner and intervals on the parent run, with its CSV and figure.
 
         Metrics ``confirm_<metric>_{mean,std,ci_low,ci_high}`` (and the same for each test
-        metric) describe the winner; ``confirm_p_vs_<runner-up|base>`` the paired tests.
+        metric) describe the winner; ``confirm_p_vs_<runner-up|base>`` the paired tests. They
+        describe this phase only (tag ``confirm.phase``): each phase logs at the next step, and
+        a ``confirm_*`` metric an earlier phase logged and this one has not (no runner-up with
+        ``--top-k 1``) gets NaN at that step, since MLflow cannot delete a metric; a
+        ``confirm.*`` tag this phase does not set is deleted.
         """
         from mlflow.entities import Metric
 
         if self.parent_id is None:
             return
         now = int(time.time() * 1000)
+        earlier = self.client.get_run(self.parent_id).data
+        step = self._confirm_step(earlier, report.get("phase"))
         metrics: list[Any] = []
         winner = next((r for r in report["configs"] if r["label"] == report["winner"]), None)
         tags: dict[str, Any] = {"confirm.winner": report["winner"] or "none"}
+        if report.get("phase"):
+            tags["confirm.phase"] = report["phase"]
         if winner is not None:
             from nnexp.cmdline import command_line
 
@@ -165,12 +174,17 @@ class SweepRuns:
             for name, stats in winner["stats"].items():
                 for key in ("mean", "std", "ci_low", "ci_high"):
                     if stats.get(key) == stats.get(key):  # not NaN
-                        metrics.append(Metric(f"confirm_{name}_{key}", stats[key], now, 0))
+                        metrics.append(Metric(f"confirm_{name}_{key}", stats[key], now, step))
         for comp in report["comparisons"]:
             if "p_value" in comp:
                 role = comp["role"].replace("-", "_")
-                metrics.append(Metric(f"confirm_p_vs_{role}", comp["p_value"], now, 0))
+                metrics.append(Metric(f"confirm_p_vs_{role}", comp["p_value"], now, step))
                 tags[f"confirm.vs_{role}"] = comp["against"]
+        logged = {m.key for m in metrics}
+        stale = sorted(k for k in earlier.metrics if k.startswith("confirm_") and k not in logged)
+        metrics += [Metric(key, math.nan, now, step) for key in stale]
+        for key in sorted(k for k in earlier.tags if k.startswith("confirm.") and k not in tags):
+            self.client.delete_tag(self.parent_id, key)
         self.tag_run(self.parent_id, tags)
         if metrics:
             self.client.log_batch(self.parent_id, metrics=metrics)
@@ -181,6 +195,23 @@ class SweepRuns:
             self.client.log_artifact(
                 self.parent_id, str(path), "plots" if path.suffix == ".png" else None
             )
+
+    def _confirm_step(self, earlier: Any, phase: str | None) -> int:
+        """The step of ``phase``'s ``confirm_*`` metrics on the parent: the phase's number.
+
+        0 for the first phase; the last step again when the parent already shows ``phase``
+        (a resumed phase, or another worker's report of it); one past it for a new phase.
+        """
+        steps = [
+            point.step
+            for key in earlier.metrics
+            if key.startswith("confirm_")
+            for point in self.client.get_metric_history(self.parent_id, key)
+        ]
+        if not steps:
+            return 0
+        same = phase is not None and earlier.tags.get("confirm.phase") == phase
+        return max(steps) + (0 if same else 1)
 
     def children(self) -> dict[int, Any]:
         """``{trial number: child run}`` (the latest run per number), from one search."""

@@ -49,3 +49,27 @@ def test_confirm_with_tracking_uri_passes_it_on(sweep_parent):
     run_id, uri, calls = sweep_parent
     assert confirm.main([run_id, "--tracking-uri", uri]) == 0
     assert calls[0][-1] == f"tracking.uri={uri}"
+
+
+def test_confirm_on_a_run_that_is_not_a_sweep_parent_says_what_it_is(sweep_parent):
+    """Regression: a single run's id gave ``is a run run, not a sweep's parent``."""
+    from nnexp.errors import NnexpError
+
+    _, uri, calls = sweep_parent
+    client = MlflowClient(tracking_uri=uri)
+    experiment_id = client.get_experiment_by_name("nnexp").experiment_id
+    # one store for every case: creating an MLflow database takes seconds
+    for kind, words in (
+        ("run", "a single run"),
+        (None, "a single run"),
+        ("trial", "a sweep's trial"),
+    ):
+        tags = {} if kind is None else {"nnexp.kind": kind}
+        run = client.create_run(experiment_id, run_name="one", tags=tags)
+        with pytest.raises(NnexpError) as raised:
+            confirm.main([run.info.run_id])
+        assert str(raised.value) == (
+            f"confirm: run {run.info.run_id} (one) is {words}, not a sweep's parent "
+            "(python -m nnexp runs lists the parents)"
+        )
+    assert calls == []

@@ -125,3 +125,37 @@ def test_group_table_gives_mean_sd_and_the_student_t_interval():
         row = next(line for line in lines if line.startswith(act))
         assert row.split()[1] == str(len(vs))
         assert f"{mean:.4g} ± {sd:.2g} [{mean - half:.4g}, {mean + half:.4g}]" in row
+
+
+def test_group_table_counts_a_confirm_runs_copy_once():
+    """Regression: a second confirm phase re-ran the (configuration, seed) runs of the first
+    under the same parent, and ``runs --group-by`` counted the copies (n=6 for 4 runs). Stores
+    written then hold the copies: the statistics must count each (configuration, seed) once."""
+    from types import SimpleNamespace
+
+    from nnexp.commands.groups import group_table
+
+    def run(kind: str, seed: int | None, value: float, config: str = "trial 2") -> SimpleNamespace:
+        tags = {"nnexp.kind": kind, "mlflow.parentRunId": "p"}
+        if kind == "confirm":
+            tags.update({"confirm.config": config, "confirm.seed": str(seed)})
+        return SimpleNamespace(
+            params={"optimizer.lr": "0.05"}, metrics={"final_val_loss": value}, tags=tags
+        )
+
+    distinct = [
+        run("trial", None, 0.30),
+        run("confirm", 9999, 0.31),
+        run("confirm", 9998, 0.35),
+        run("confirm", 9997, 0.33),
+    ]
+    copies = [run("confirm", 9999, 0.31), run("confirm", 9998, 0.35)]
+    values = [0.30, 0.31, 0.35, 0.33]
+    (row,) = [ln for ln in group_table(distinct + copies, "optimizer.lr", "final_val_loss")[1:]]
+    mean, sd = np.mean(values), np.std(values, ddof=1)
+    half = scipy.stats.t.ppf(0.975, 3) * sd / np.sqrt(4)
+    assert row.split()[1] == "4"
+    assert f"{mean:.4g} ± {sd:.2g} [{mean - half:.4g}, {mean + half:.4g}]" in row
+    # another configuration's run with the same seed is no copy
+    (row,) = group_table([*distinct, run("confirm", 9999, 0.4, "base")], "optimizer.lr", "x")[1:]
+    assert row.split()[1] == "5"

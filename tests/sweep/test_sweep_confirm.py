@@ -148,6 +148,83 @@ def test_confirm_command_confirms_an_existing_sweep(bench):
     assert bench.client().get_run(parent_id).data.tags["confirm.winner"].startswith("trial ")
 
 
+SMALL = ["sweep.n_trials=3", "data.n_samples=200", "trainer.epochs=5", "sweep.log_model=none"]
+
+
+def _pairs(bench) -> list[tuple[str, str]]:
+    return [
+        (r.data.tags["confirm.config"], r.data.tags["confirm.seed"])
+        for r in _confirm_children(bench)
+    ]
+
+
+@pytest.mark.slow
+def test_later_confirm_phases_leave_nothing_stale_and_reuse_the_runs_they_share(bench, capsys):
+    """Regressions: after ``--top-k 2`` then ``--top-k 1`` the parent still had the first
+    phase's ``confirm_p_vs_runner_up`` and tag ``confirm.vs_runner_up`` (naming, once the
+    winner changed, the winner itself); and a phase re-ran the (trial, seed) runs an earlier
+    phase had made, which ``runs --group-by`` then counted twice (n=6 for 4 distinct runs).
+    One sweep, three phases (one test: each phase builds on the previous one's store)."""
+    first = bench.run("lr", *SMALL, "sweep.confirm.top_k=2", "sweep.confirm.seeds=2")
+    parent_id = bench.parents_and_children()[0][0].info.run_id
+    client = bench.client()
+    assert "confirm_p_vs_runner_up" in client.get_run(parent_id).data.metrics
+    assert "confirm.vs_runner_up" in client.get_run(parent_id).data.tags
+    first_runs = _confirm_children(bench)
+    assert len(first_runs) == (2 + 1) * 2
+
+    # phase 2, fewer configurations: no runner-up left on the parent, no run made again
+    second = bench.run("lr", *SMALL, "sweep.confirm.top_k=1", "sweep.confirm.seeds=2")
+    report = second["confirm"]
+    assert [c["role"] for c in report["comparisons"]] == ["base"]
+    parent = client.get_run(parent_id)
+    confirm_tags = {k: v for k, v in parent.data.tags.items() if k.startswith("confirm.")}
+    assert confirm_tags.keys() == {
+        "confirm.winner",
+        "confirm.winner_trial",
+        "confirm.winner_command",
+        "confirm.vs_base",
+        "confirm.phase",
+    }
+    assert confirm_tags["confirm.winner"] == report["winner"]
+    assert confirm_tags["confirm.vs_base"] == "base"
+    assert confirm_tags["confirm.phase"] == f"{first['study']}.confirm-top1x2"
+    # MLflow keeps a metric's history: this phase (step 1) has no runner-up, NaN says so
+    assert math.isnan(parent.data.metrics["confirm_p_vs_runner_up"])
+    history = client.get_metric_history(parent_id, "confirm_p_vs_runner_up")
+    assert sorted(p.step for p in history) == [0, 1]
+    base = next(c for c in report["comparisons"] if c["role"] == "base")
+    assert parent.data.metrics["confirm_p_vs_base"] == pytest.approx(base["p_value"], rel=1e-12)
+    row = next(r for r in report["configs"] if r["label"] == report["winner"])
+    assert parent.data.metrics["confirm_best_val_loss_mean"] == pytest.approx(
+        row["stats"]["best_val_loss"]["mean"], rel=1e-12
+    )
+    pairs = _pairs(bench)
+    assert len(pairs) == (2 + 1) * 2 and len(set(pairs)) == len(pairs)
+
+    # phase 3, one more seed: only that seed runs, the others are the first phase's runs
+    third = bench.run("lr", *SMALL, "sweep.confirm.top_k=1", "sweep.confirm.seeds=3")
+    pairs = _pairs(bench)
+    assert len(pairs) == (2 + 1) * 2 + 2 and len(set(pairs)) == len(pairs)
+    row = next(r for r in third["confirm"]["configs"] if r["label"] == third["confirm"]["winner"])
+    assert row["stats"]["best_val_loss"]["n"] == 3
+    by_seed = dict(zip(third["confirm"]["seeds"], row["values"], strict=True))
+    for run in first_runs:
+        if run.data.tags["confirm.config"] == row["label"]:
+            assert by_seed[int(run.data.tags["confirm.seed"])] == run.data.metrics["best_val_loss"]
+
+    from nnexp.commands import runs
+    from nnexp.commands.common import format_param
+
+    capsys.readouterr()
+    args = ["--parent", parent_id[:8], "--group-by", "optimizer.lr"]
+    assert runs.main([*args, "--tracking-uri", bench.store_uri]) == 0
+    lr = format_param(str(row["params"]["lr"]), 24)
+    (line,) = [ln for ln in capsys.readouterr().out.splitlines() if ln.split()[:1] == [lr]]
+    # the winner's lr: its search trial and its 3 confirm runs, each counted once
+    assert line.split()[1] == "4"
+
+
 @pytest.mark.parametrize(
     ("extra", "words"),
     [
