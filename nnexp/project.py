@@ -32,6 +32,8 @@ STORE_FILE = "mlflow.db"
 DEFAULT_EXPERIMENT = "nnexp"
 URI_ENV = "MLFLOW_TRACKING_URI"
 EXPERIMENT_ENV = "MLFLOW_EXPERIMENT_NAME"
+EXPERIMENT_ID_ENV = "MLFLOW_EXPERIMENT_ID"
+RUN_ID_ENV = "MLFLOW_RUN_ID"
 
 
 def project_root(start: Path | None = None) -> Path | None:
@@ -100,7 +102,9 @@ def tracking_uri(explicit: str | None, flag: str = "tracking.uri") -> Choice:
 
 
 def experiment_name(explicit: str | None, flag: str = "tracking.experiment_name") -> Choice:
-    """The experiment: ``explicit``, else ``$MLFLOW_EXPERIMENT_NAME``, else ``nnexp``.
+    """The experiment: ``explicit``, else ``$MLFLOW_EXPERIMENT_NAME``, else
+    ``$MLFLOW_EXPERIMENT_ID`` (then ``value`` is an experiment id, resolved against the store by
+    its reader), else ``nnexp``.
 
     A name holding a password or token is refused: the store keeps experiment names in clear
     (redacting one would name another experiment).
@@ -110,6 +114,9 @@ def experiment_name(explicit: str | None, flag: str = "tracking.experiment_name"
     from_env = os.environ.get(EXPERIMENT_ENV, "").strip()
     if from_env:
         return _without_secret(Choice(from_env, EXPERIMENT_ENV))
+    from_id = os.environ.get(EXPERIMENT_ID_ENV, "").strip()
+    if from_id:
+        return Choice(from_id, EXPERIMENT_ID_ENV)
     return Choice(DEFAULT_EXPERIMENT, "default")
 
 

@@ -30,7 +30,9 @@ def format_summary(result: Any) -> str:
     for finding in getattr(result, "findings", None) or ():
         lines.append(f"  cause: {finding.text}")
     if result.run_id:
-        lines.append(f"  MLflow run: {result.run_id} in {result.store_uri}")
+        source = getattr(result, "store_source", "")
+        note = f" (from {source})" if source.startswith("MLFLOW_") else ""
+        lines.append(f"  MLflow run: {result.run_id} in {result.store_uri}{note}")
         lines.append(f"  open the UI: {ui_command(result.store_uri, result.experiment_id)}")
     return "\n".join(lines)
 

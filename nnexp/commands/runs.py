@@ -35,7 +35,7 @@ from nnexp.commands.common import (
 )
 from nnexp.commands.table import GAP, Column, fit_columns, render, table_width
 from nnexp.errors import NnexpError
-from nnexp.project import experiment_name
+from nnexp.project import EXPERIMENT_ID_ENV, experiment_name
 
 MAX_WIDTH = 120
 PARAM_WIDTH = 16
@@ -97,6 +97,8 @@ def main(args: list[str]) -> int:
     chosen = experiment_name(opts.experiment, "--experiment")
     # the default experiment: the table also names the other experiments that hold runs
     opts.experiment = None if chosen.source == "default" else chosen.value
+    if chosen.source == EXPERIMENT_ID_ENV:  # MLflow's variable names the experiment by id
+        opts.experiment = reader.experiment_name_from_env_id(chosen.value)
     if opts.parent:
         parent = reader.get_run(opts.parent)
         runs, parents = reader.children(parent), []
@@ -113,7 +115,7 @@ def main(args: list[str]) -> int:
             )
             for line in other_experiments(others):
                 print(line)
-            print(f"store: {reader.display_uri}", flush=True)
+            print(f"store: {reader.described_uri}", flush=True)
             return 0
         listed = reader.search([reader.experiment_id(name)])
         runs = [run for run in listed if run.kind not in PARENT_KINDS]
@@ -135,7 +137,7 @@ def main(args: list[str]) -> int:
         print(f"{title}: {total} runs grouped by {opts.group_by}, lowest mean {metric} first")
         for line in group_table(runs, opts.group_by, metric):
             print(line)
-        print(f"store: {reader.display_uri}", flush=True)
+        print(f"store: {reader.described_uri}", flush=True)
         return 0
     print(f"{title}: {shown}, {metric} {order} first")
     for line in format_table(runs, metric, parent):
