@@ -39,11 +39,13 @@ def format_summary(result: Any) -> str:
 
 def loading_line(cfg: Any, run_name: str) -> str:
     """What a run loads before its first epoch (said on a terminal: MLflow takes seconds)."""
+    from nnexp.project import tracking_uri
     from nnexp.redact import redact
 
-    where = (
-        f"starting MLflow ({redact(cfg.tracking.uri)})" if cfg.tracking.enabled else "tracking off"
-    )
+    where = "tracking off"
+    if cfg.tracking.enabled:  # the store the run will use, not the (often null) config value
+        chosen = tracking_uri(cfg.tracking.uri)
+        where = f"starting MLflow on {redact(chosen.value)}{chosen.note}"
     return f"run {run_name}: loading data={cfg.data.name}, {where}"
 
 
