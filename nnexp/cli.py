@@ -152,9 +152,16 @@ def _hydra_entry() -> None:
 
 
 def _task(cfg: Any) -> Any:
-    """One Hydra job; an ``Exception`` is kept for :func:`main` to report (see ``_job_errors``)."""
+    """One Hydra job; an ``Exception`` is kept for :func:`main` to report (see ``_job_errors``).
+
+    The job runs in the directory the user ran the command in, whatever ``hydra.job.chdir``
+    did: the store, ``data.path`` and every relative path are the user's (README "Which store").
+    """
+    from nnexp.project import in_launch_directory
+
     try:
-        return _run_job(cfg)
+        with in_launch_directory():
+            return _run_job(cfg)
     except Exception as exc:
         if not _state["main"]:
             raise

@@ -19,7 +19,10 @@ Which store, in order (MLflow's own convention):
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +32,8 @@ STORE_FILE = "mlflow.db"
 DEFAULT_EXPERIMENT = "nnexp"
 URI_ENV = "MLFLOW_TRACKING_URI"
 EXPERIMENT_ENV = "MLFLOW_EXPERIMENT_NAME"
+EXPERIMENT_ID_ENV = "MLFLOW_EXPERIMENT_ID"
+RUN_ID_ENV = "MLFLOW_RUN_ID"
 
 
 def project_root(start: Path | None = None) -> Path | None:
@@ -43,6 +48,34 @@ def project_root(start: Path | None = None) -> Path | None:
 def store_dir(start: Path | None = None) -> Path:
     """The default store's folder: ``<project root>/mlruns``, else ``<cwd>/mlruns``."""
     return (project_root(start) or (start or Path.cwd()).resolve()) / STORE_FOLDER
+
+
+def launch_directory() -> Path:
+    """The directory the user ran the command in: Hydra's ``hydra.runtime.cwd`` inside a Hydra
+    job (``hydra.job.chdir=true`` moves the process into the job's output folder), else the
+    working directory."""
+    if "hydra.core.hydra_config" in sys.modules:  # never import Hydra just to ask
+        from hydra.core.hydra_config import HydraConfig
+
+        if HydraConfig.initialized():
+            return Path(HydraConfig.get().runtime.cwd)
+    return Path.cwd()
+
+
+@contextlib.contextmanager
+def in_launch_directory() -> Iterator[Path]:
+    """Run a Hydra job in :func:`launch_directory`, then go back to where Hydra put it.
+
+    Every relative path nnexp resolves (the store, ``data.path``, ``sweep.storage``, the UI
+    command it prints) is then the user's, as if ``hydra.job.chdir`` were false.
+    """
+    job_dir = os.getcwd()
+    target = launch_directory()
+    os.chdir(target)
+    try:
+        yield target
+    finally:
+        os.chdir(job_dir)
 
 
 @dataclass(frozen=True)
@@ -69,7 +102,9 @@ def tracking_uri(explicit: str | None, flag: str = "tracking.uri") -> Choice:
 
 
 def experiment_name(explicit: str | None, flag: str = "tracking.experiment_name") -> Choice:
-    """The experiment: ``explicit``, else ``$MLFLOW_EXPERIMENT_NAME``, else ``nnexp``.
+    """The experiment: ``explicit``, else ``$MLFLOW_EXPERIMENT_NAME``, else
+    ``$MLFLOW_EXPERIMENT_ID`` (then ``value`` is an experiment id, resolved against the store by
+    its reader), else ``nnexp``.
 
     A name holding a password or token is refused: the store keeps experiment names in clear
     (redacting one would name another experiment).
@@ -79,6 +114,9 @@ def experiment_name(explicit: str | None, flag: str = "tracking.experiment_name"
     from_env = os.environ.get(EXPERIMENT_ENV, "").strip()
     if from_env:
         return _without_secret(Choice(from_env, EXPERIMENT_ENV))
+    from_id = os.environ.get(EXPERIMENT_ID_ENV, "").strip()
+    if from_id:
+        return Choice(from_id, EXPERIMENT_ID_ENV)
     return Choice(DEFAULT_EXPERIMENT, "default")
 
 

@@ -30,18 +30,22 @@ def format_summary(result: Any) -> str:
     for finding in getattr(result, "findings", None) or ():
         lines.append(f"  cause: {finding.text}")
     if result.run_id:
-        lines.append(f"  MLflow run: {result.run_id} in {result.store_uri}")
+        source = getattr(result, "store_source", "")
+        note = f" (from {source})" if source.startswith("MLFLOW_") else ""
+        lines.append(f"  MLflow run: {result.run_id} in {result.store_uri}{note}")
         lines.append(f"  open the UI: {ui_command(result.store_uri, result.experiment_id)}")
     return "\n".join(lines)
 
 
 def loading_line(cfg: Any, run_name: str) -> str:
     """What a run loads before its first epoch (said on a terminal: MLflow takes seconds)."""
+    from nnexp.project import tracking_uri
     from nnexp.redact import redact
 
-    where = (
-        f"starting MLflow ({redact(cfg.tracking.uri)})" if cfg.tracking.enabled else "tracking off"
-    )
+    where = "tracking off"
+    if cfg.tracking.enabled:  # the store the run will use, not the (often null) config value
+        chosen = tracking_uri(cfg.tracking.uri)
+        where = f"starting MLflow on {redact(chosen.value)}{chosen.note}"
     return f"run {run_name}: loading data={cfg.data.name}, {where}"
 
 

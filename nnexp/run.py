@@ -32,6 +32,7 @@ class RunResult:
     baseline_loss: float
     run_id: str | None = None
     store_uri: str | None = None
+    store_source: str = ""  # where the store was chosen: tracking.uri, MLFLOW_TRACKING_URI...
     experiment_id: str | None = None
     model_uri: str | None = None
     final_metrics: dict[str, float] = field(default_factory=dict)
@@ -118,6 +119,7 @@ def run_experiment(
         result = _result(cfg, dataset, splits, model, history, baseline)
         inspection.finish(result, probe, checked)
         result.run_id, result.store_uri = recorder.run_id, store.display_uri
+        result.store_source = store.source
         result.experiment_id = store.experiment_id
         with tempfile.TemporaryDirectory(prefix="nnexp-run-") as tmp:
             folder = Path(tmp)

@@ -51,8 +51,8 @@ def build_parser() -> Any:
     parser.add_argument(
         "--boundaries",
         action="store_true",
-        help="also draw the runs' decision boundaries side by side (classification on two "
-        "features) into <output>-boundaries.png",
+        help="also draw the compared runs' decision boundaries side by side (classification "
+        "on two features; a parent's: those of its group's runs) into <output>-boundaries.png",
     )
     return parser
 
@@ -68,19 +68,23 @@ def main(args: list[str]) -> int:
         if run.run_id in {r.run_id for r in runs}:
             raise NnexpError(f"compare: run {run.run_id} is given twice")
         runs.append(run)
-    curves = []
+    curves, compared = [], []  # compared: the training runs behind each column
     for index, run in enumerate(runs):
         if run.kind in GROUP_KINDS:
-            runs[index], group = read_group(reader, run)
+            runs[index], group, members = read_group(reader, run)
             curves.append(group)
+            compared += [(member, run) for member in members]
         else:
             curves.append(read_curves(reader, run))
+            compared.append((run, None))
+    # rebuilt before any file is written: a record that cannot be rebuilt writes nothing
+    boundaries = collect_boundaries(reader, compared) if opts.boundaries else None
     path = Path(opts.output) if opts.output else default_output(runs)
     title = f"Learning curves of {len(runs)} run{'s' if len(runs) > 1 else ''}"
     plot_runs(curves, path, title)
     print(f"learning curves: {path}")
-    if opts.boundaries:
-        draw_boundaries(reader, runs, path)
+    if boundaries is not None:
+        draw_boundaries(boundaries, path)
     for line in summary_lines(runs):
         print(line)
     print(f"store: {reader.described_uri}", flush=True)
@@ -102,15 +106,30 @@ def check_output(path: Path) -> None:
         raise NnexpError(f"compare: cannot write --output {path}: {why}")
 
 
-def draw_boundaries(reader: Any, runs: list[Any], curves_path: Path) -> None:
-    """The runs' decision boundaries next to the learning curves' PNG (see --boundaries)."""
-    from nnexp.records.boundaries import draw_run_boundaries
+def collect_boundaries(reader: Any, compared: list[tuple[Any, Any]]) -> tuple[list, list[str]]:
+    """The decision-boundary panels of the training runs compared: each run given, and the
+    members of each sweep or multirun parent given (its jobs, confirm runs or trials, as its
+    mean curve), titled with their parent's short id."""
+    from nnexp.records.boundaries import boundary_panels
 
+    titles = [
+        truncate(
+            f"{run.name} ({short_id(run.run_id)}"
+            + (f" of {short_id(parent.run_id)})" if parent is not None else ")"),
+            LABEL_WIDTH,
+        )
+        for run, parent in compared
+    ]
+    return boundary_panels(reader, [run for run, _ in compared], titles)
+
+
+def draw_boundaries(boundaries: tuple[list, list[str]], curves_path: Path) -> None:
+    """The runs' decision boundaries next to the learning curves' PNG (see --boundaries)."""
+    from nnexp.records.boundaries import draw_panels
+
+    panels, skipped = boundaries
     path = curves_path.with_name(f"{curves_path.stem}-boundaries.png")
-    titles = [truncate(f"{run.name} ({short_id(run.run_id)})", LABEL_WIDTH) for run in runs]
-    drawn, skipped = draw_run_boundaries(
-        reader, runs, titles, path, f"Decision boundaries of {len(runs)} runs"
-    )
+    drawn = draw_panels(panels, path, f"Decision boundaries of {len(panels)} runs")
     for line in skipped:
         print(f"no decision boundary for {line}")
     if drawn is not None:
@@ -134,8 +153,9 @@ def read_curves(reader: Any, run: Any) -> Curves:
     return curves
 
 
-def read_group(reader: Any, parent: Any) -> tuple[Any, Curves]:
-    """A parent as one column (params common to its group, mean metrics) and its mean curves."""
+def read_group(reader: Any, parent: Any) -> tuple[Any, Curves, list[Any]]:
+    """A parent as one column (params common to its group, mean metrics), its mean curves and
+    the runs of its group."""
     from types import SimpleNamespace
 
     from nnexp.commands.groups import group_members, mean_band
@@ -168,7 +188,7 @@ def read_group(reader: Any, parent: Any) -> tuple[Any, Curves]:
         metrics=metrics,
         tags={"diagnosis": f"mean of {len(members)} {what}"},
     )
-    return column, curves
+    return column, curves, members
 
 
 def default_output(runs: list[Any]) -> Path:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from nnexp.commands.common import MISSING, format_number, format_param
-from nnexp.commands.table import Column, render
+from nnexp.commands.table import Column, fit_columns, render
 from nnexp.errors import NnexpError
 from nnexp.stats import summarize
 
@@ -22,6 +22,8 @@ PARENT_TAG = "mlflow.parentRunId"
 #: Metrics summarised per group, when any run has them (``test_*`` follow).
 GROUP_METRICS = ("final_val_loss", "best_val_loss")
 GROUP_KEY_WIDTH = 24
+MAX_WIDTH = 120  # as the runs table
+CELL_FORMAT = "mean ± sd [95% CI of the mean, Student t] over the group's runs"
 
 
 def group_runs(runs: Sequence[Any], key: str) -> dict[str, list[Any]]:
@@ -60,7 +62,9 @@ def distinct_runs(runs: Sequence[Any]) -> list[Any]:
 
 
 def group_table(runs: Sequence[Any], key: str, sort_metric: str) -> list[str]:
-    """One row per group: its value, the count, and mean ± sd [95% t interval] of each metric."""
+    """One row per group: its value, the count, and mean ± sd [95% t interval] of each metric
+    (the sort metric first in importance: the others show as ``MAX_WIDTH`` allows), then a note
+    on the cells' format and any metric left out."""
     runs = distinct_runs(runs)
     groups = group_runs(runs, key)
     present = {m for run in runs for m in run.metrics}
@@ -73,12 +77,21 @@ def group_table(runs: Sequence[Any], key: str, sort_metric: str) -> list[str]:
         for metric in metrics:
             stats = summarize([r.metrics[metric] for r in groups[value] if metric in r.metrics])
             cells[metric].append(_mean_sd(stats))
-    columns = [
+    before = [
         Column(key[-GROUP_KEY_WIDTH:], [format_param(v, GROUP_KEY_WIDTH) for v in order]),
         Column("n", [str(len(groups[v])) for v in order], ">"),
-        *(Column(f"{m} (mean ± sd [95% CI])", cells[m], ">") for m in metrics),
     ]
-    return render(columns)
+    # the sort metric always shows; the others as the width allows, named when left out
+    sort_column = [Column(sort_metric, cells[sort_metric], ">")] if sort_metric in cells else []
+    others = [Column(m, cells[m], ">") for m in metrics if m != sort_metric]
+    _, dropped = fit_columns([*before, *sort_column], others, [], MAX_WIDTH)
+    gone = {id(column) for column in dropped}
+    shown = [c for c in [*sort_column, *others] if id(c) not in gone]
+    shown.sort(key=lambda column: metrics.index(column.header))
+    notes = [f"each metric: {CELL_FORMAT}"]
+    if dropped:
+        notes.append(f"metrics not shown (width): {', '.join(c.header for c in dropped)}")
+    return [*render([*before, *shown]), *notes]
 
 
 def _mean_key(runs: list[Any], metric: str) -> float:

@@ -33,9 +33,10 @@ from nnexp.commands.common import (
     truncate,
     truncate_middle,
 )
+from nnexp.commands.names import distinguishing_names
 from nnexp.commands.table import GAP, Column, fit_columns, render, table_width
 from nnexp.errors import NnexpError
-from nnexp.project import experiment_name
+from nnexp.project import EXPERIMENT_ID_ENV, experiment_name
 
 MAX_WIDTH = 120
 PARAM_WIDTH = 16
@@ -97,6 +98,8 @@ def main(args: list[str]) -> int:
     chosen = experiment_name(opts.experiment, "--experiment")
     # the default experiment: the table also names the other experiments that hold runs
     opts.experiment = None if chosen.source == "default" else chosen.value
+    if chosen.source == EXPERIMENT_ID_ENV:  # MLflow's variable names the experiment by id
+        opts.experiment = reader.experiment_name_from_env_id(chosen.value)
     if opts.parent:
         parent = reader.get_run(opts.parent)
         runs, parents = reader.children(parent), []
@@ -113,7 +116,7 @@ def main(args: list[str]) -> int:
             )
             for line in other_experiments(others):
                 print(line)
-            print(f"store: {reader.display_uri}", flush=True)
+            print(f"store: {reader.described_uri}", flush=True)
             return 0
         listed = reader.search([reader.experiment_id(name)])
         runs = [run for run in listed if run.kind not in PARENT_KINDS]
@@ -132,12 +135,13 @@ def main(args: list[str]) -> int:
     if opts.group_by:
         from nnexp.commands.groups import group_table
 
-        print(f"{title}: {total} runs grouped by {opts.group_by}, lowest mean {metric} first")
+        heading = f"{title}: {total} runs grouped by {opts.group_by}, lowest mean {metric} first"
+        print(fit_heading(heading, parent))
         for line in group_table(runs, opts.group_by, metric):
             print(line)
-        print(f"store: {reader.display_uri}", flush=True)
+        print(f"store: {reader.described_uri}", flush=True)
         return 0
-    print(f"{title}: {shown}, {metric} {order} first")
+    print(fit_heading(f"{title}: {shown}, {metric} {order} first", parent))
     for line in format_table(runs, metric, parent):
         print(line)
     for line in parent_lines(parents):
@@ -147,6 +151,15 @@ def main(args: list[str]) -> int:
             print(line)
     print(f"store: {reader.described_uri}", flush=True)
     return 0
+
+
+def fit_heading(line: str, parent: Any) -> str:
+    """The heading within ``MAX_WIDTH``: a long parent name (a multirun's is its whole command
+    line) is cut, the counts and the order after it stay."""
+    if len(line) <= MAX_WIDTH or parent is None or f"({parent.name})" not in line:
+        return line
+    room = max(len(parent.name) - (len(line) - MAX_WIDTH), MIN_NAME_WIDTH)
+    return line.replace(f"({parent.name})", f"({truncate(parent.name, room)})", 1)
 
 
 def other_experiments(counts: dict[str, int]) -> list[str]:
@@ -221,7 +234,9 @@ def format_table(runs: list[Any], sort_metric: str = DEFAULT_SORT, parent: Any =
         [id_column, *param_columns[: len(varied)], *after, *extra_columns]
     )
     width = max(MIN_NAME_WIDTH, min(NAME_WIDTH, room - len(GAP)))
-    before = [id_column, Column("name", [truncate_middle(r.name or MISSING, width) for r in runs])]
+    full_names = [run.name or MISSING for run in runs]
+    name_column = Column("name", distinguishing_names(full_names, width))
+    before = [id_column, name_column]
     optional = [*param_columns[: len(varied)], *extra_columns, *param_columns[len(varied) :]]
     columns, dropped = fit_columns(before, optional, after, MAX_WIDTH)
     shown = {id(column) for column in columns}
@@ -232,6 +247,11 @@ def format_table(runs: list[Any], sort_metric: str = DEFAULT_SORT, parent: Any =
         *(column for column in extra_columns if id(column) in shown),
         *tail,
     ]
+    # the width the other columns left goes to the names (one run: no params compete)
+    spare = MAX_WIDTH - table_width(columns)
+    if spare > 0:
+        longest = max(len(name) for name in full_names)
+        name_column.cells = distinguishing_names(full_names, min(longest, width + spare))
     lines = render(columns)
     if len(runs) > 1:
         lines.append(f"hidden: {hidden_summary(runs, params)}")

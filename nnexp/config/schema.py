@@ -162,7 +162,7 @@ class TrackingConfig:
     uri: str | None = None
     #: null: next to a SQLite store, the server's own store for http(s)://
     artifact_location: str | None = None
-    #: null: $MLFLOW_EXPERIMENT_NAME, else "nnexp"
+    #: null: $MLFLOW_EXPERIMENT_NAME, else $MLFLOW_EXPERIMENT_ID, else "nnexp"
     experiment_name: str | None = None
     run_name: str | None = None
     log_model: bool = True

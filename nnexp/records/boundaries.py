@@ -37,13 +37,11 @@ def boundary_panel(reader: Any, run: Any, title: str) -> tuple[dict[str, Any] | 
     return panel_of(title, model, splits), ""
 
 
-def draw_run_boundaries(
-    reader: Any, runs: Sequence[Any], titles: Sequence[str], path: Path, title: str
-) -> tuple[Path | None, list[str]]:
-    """Draw the runs that have a boundary into ``path``; return it (None if none had one) and
-    one line per skipped run."""
-    from nnexp.inspect_plots import draw_boundaries
-
+def boundary_panels(
+    reader: Any, runs: Sequence[Any], titles: Sequence[str]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The panels of the runs that have a boundary, and one line per skipped run. Rebuilding
+    a run can fail (an incomplete record): callers collect panels before writing any file."""
     panels, skipped = [], []
     for run, name in zip(runs, titles, strict=True):
         panel, reason = boundary_panel(reader, run, name)
@@ -51,6 +49,20 @@ def draw_run_boundaries(
             skipped.append(f"{name}: {reason}")
         else:
             panels.append(panel)
-    if not panels:
-        return None, skipped
-    return draw_boundaries(panels, path, title), skipped
+    return panels, skipped
+
+
+def draw_panels(panels: list[dict[str, Any]], path: Path, title: str) -> Path | None:
+    """Draw ``panels`` side by side into ``path``; None (nothing written) when there are none."""
+    from nnexp.inspect_plots import draw_boundaries
+
+    return draw_boundaries(panels, path, title) if panels else None
+
+
+def draw_run_boundaries(
+    reader: Any, runs: Sequence[Any], titles: Sequence[str], path: Path, title: str
+) -> tuple[Path | None, list[str]]:
+    """Draw the runs that have a boundary into ``path``; return it (None if none had one) and
+    one line per skipped run."""
+    panels, skipped = boundary_panels(reader, runs, titles)
+    return draw_panels(panels, path, title), skipped

@@ -138,15 +138,22 @@ def format_report(report: dict[str, Any]) -> str:
     )
     for comp in report["comparisons"]:
         if "p_value" not in comp:
-            lines.append(f"  vs {comp['against']} ({comp['role']}): too few paired seeds to test")
+            lines.append(f"  vs {opponent(comp)}: too few paired seeds to test")
             continue
         verdict = "significant" if comp["p_value"] < report["significance"] else "not significant"
         lines.append(
-            f"  vs {comp['against']} ({comp['role']}): mean difference "
+            f"  vs {opponent(comp)}: mean difference "
             f"{comp['mean_difference']:+.4g}, paired t-test p = {comp['p_value']:.3g} "
             f"({verdict} at {report['significance']}, n={comp['n']})"
         )
     return "\n".join(lines)
+
+
+def opponent(comparison: dict[str, Any]) -> str:
+    """Whom the winner is tested against: ``the base config`` or ``the runner-up c2``."""
+    if comparison["role"] == "base":
+        return "the base config"
+    return f"the {comparison['role']} {comparison['against']}"
 
 
 def _base_better_note(report: dict[str, Any]) -> str:

@@ -60,7 +60,7 @@ class StoreReader:
 
         #: ``--tracking-uri``, ``MLFLOW_TRACKING_URI`` or ``default``
         self.source = tracking_uri(uri, "--tracking-uri").source
-        self.uri = resolve_uri(uri)
+        self.uri = resolve_uri(uri, "--tracking-uri")
         db = sqlite_path(self.uri)
         if db is not None and not db.exists():
             raise TrackingError(
@@ -127,6 +127,12 @@ class StoreReader:
 
     def experiment_name(self, experiment_id: str) -> str:
         return self._client.get_experiment(experiment_id).name
+
+    def experiment_name_from_env_id(self, experiment_id: str) -> str:
+        """The name of the experiment ``$MLFLOW_EXPERIMENT_ID`` names; refused if none."""
+        from nnexp.tracking.mlflow_env import experiment_by_id
+
+        return experiment_by_id(self._client, experiment_id, self.display_uri).name
 
     def search(self, experiment_ids: list[str], filter_string: str = "") -> list[RunRecord]:
         """All active runs of the experiments matching ``filter_string``, newest first."""

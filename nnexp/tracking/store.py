@@ -26,7 +26,9 @@ from nnexp.locks import file_lock
 from nnexp.redact import redact
 
 SQLITE_PREFIX = "sqlite:///"
-LOCAL_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql", "http", "https", "databricks", "file")
+#: What MLflow 3.17 opens as a tracking store (its file store, ``file://`` or a bare folder,
+#: raises "maintenance mode" unless MLFLOW_ALLOW_FILE_STORE=true; nnexp refuses it first).
+LOCAL_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql", "http", "https", "databricks")
 DATABASE_SCHEMES = ("postgresql", "mysql", "mssql")
 
 
@@ -56,21 +58,30 @@ class Store:
         return redact(self.uri)
 
 
-def resolve_uri(uri: str | None) -> str:
+def resolve_uri(uri: str | None, flag: str = "tracking.uri") -> str:
     """The tracking URI to use (``uri``, else ``$MLFLOW_TRACKING_URI``, else the project's
     default store, see :mod:`nnexp.project`), with a relative ``sqlite:///path`` made absolute
-    against the working directory, and checked."""
+    against the working directory, and checked. An error names ``flag`` (``tracking.uri``,
+    ``--tracking-uri``) or the variable the URI came from."""
     from nnexp.project import tracking_uri
 
-    uri = tracking_uri(uri).value.strip()
+    chosen = tracking_uri(uri, flag)
+    uri, key = chosen.value.strip(), chosen.source
     if "://" in uri:  # schemes are case-insensitive (RFC 3986): HTTP:// is http://
         head, rest = uri.split("://", 1)
         uri = f"{head.lower()}://{rest}"
     scheme = uri.split("://", 1)[0].split("+", 1)[0] if "://" in uri else ""
+    valid = ", ".join(s + "://" for s in LOCAL_SCHEMES)
+    if scheme in ("", "file"):  # MLflow's file store: refused by MLflow 3.17 itself
+        folder = uri[len("file://") :] if scheme == "file" else uri
+        raise TrackingError(
+            f"{key}={redact(uri)!r} is invalid: a folder is MLflow's file store, which MLflow "
+            f"3.17 refuses (maintenance mode); use a database such as "
+            f"sqlite:///{redact(folder.rstrip('/') or '.')}/mlflow.db (valid: {valid})"
+        )
     if scheme not in LOCAL_SCHEMES:
         raise TrackingError(
-            f"tracking.uri={redact(uri)!r} is invalid: expected a URI starting with one of "
-            f"{', '.join(s + '://' for s in LOCAL_SCHEMES)}"
+            f"{key}={redact(uri)!r} is invalid: expected a URI starting with {valid}"
         )
     if uri.startswith(SQLITE_PREFIX):
         path = Path(uri[len(SQLITE_PREFIX) :])
@@ -108,11 +119,13 @@ def open_store(
     """
     from nnexp.project import experiment_name as choose_experiment
     from nnexp.project import tracking_uri
-    from nnexp.tracking import artifacts
+    from nnexp.tracking import artifacts, mlflow_env
 
+    mlflow_env.refuse_run_id()
     source = tracking_uri(uri).source
     uri = resolve_uri(uri)
-    experiment_name = choose_experiment(experiment_name).value
+    chosen_experiment = choose_experiment(experiment_name)
+    experiment_name = chosen_experiment.value
     db = sqlite_path(uri)
     if db is not None:
         check_sqlite_location(db)
@@ -133,11 +146,19 @@ def open_store(
                 _create_sqlite_store(db)
                 reserve.hold(db)  # room to end a run if the disk fills up meanwhile
             client = tracking_client(uri)
-            experiment = client.get_experiment_by_name(experiment_name)
+            if chosen_experiment.source == mlflow_env.EXPERIMENT_ID_ENV:
+                experiment = mlflow_env.experiment_by_id(client, experiment_name, uri)
+                experiment_name = experiment.name
+            else:
+                experiment = client.get_experiment_by_name(experiment_name)
+        except TrackingError:
+            raise
         except Exception as exc:  # MLflow raises many kinds; all mean "store unusable"
             raise TrackingError(
                 f"cannot open MLflow store {redact(uri)}: {redact(first_line(exc))}"
             ) from None
+        if chosen_experiment.source == mlflow_env.EXPERIMENT_ENV:
+            mlflow_env.check_name_matches_id(experiment)
         if experiment is not None:
             artifacts.check_experiment_location(
                 experiment_name, experiment.artifact_location, uri, artifact_location

@@ -118,7 +118,10 @@ def test_group_table_gives_mean_sd_and_the_student_t_interval():
         for v in vs
     ]
     lines = group_table(runs, "model.activation", "final_val_loss")
-    assert "final_val_loss (mean ± sd [95% CI])" in lines[0]
+    assert lines[0].split() == ["model.activation", "n", "final_val_loss"]
+    assert (
+        lines[-1] == "each metric: mean ± sd [95% CI of the mean, Student t] over the group's runs"
+    )
     for act, vs in values.items():
         mean, sd = np.mean(vs), np.std(vs, ddof=1)
         half = scipy_stats.t.ppf(0.975, len(vs) - 1) * sd / np.sqrt(len(vs))

@@ -54,7 +54,8 @@ def test_only_params_that_differ_are_columns(shared_store, three_runs, capsys):
         assert equal not in header
     assert header.count("name") == 1  # the run name; model.name is equal in every run
     small = next(line for line in lines if line.startswith(three_runs["small-slow"][:8]))
-    assert small.split()[1] == "mlp-mo…003-s0"  # mlp-moons-adam-lr0.003-s0, cut to fit 120
+    # mlp-moons-adam-lr0.003-s0, cut to fit 120: the prefix all names share goes first
+    assert small.split()[1] == "…lr0.003-s0"
     big = next(line for line in lines if line.startswith(three_runs["big-fastest"][:8]))
     assert "[32, 32]" in big and " 0.3 " in big and big.rstrip().endswith("FINISHED")
     assert any(

@@ -100,3 +100,21 @@ def test_parent_has_its_best_trials_decision_boundaries(sweep, monkeypatch, caps
     boundaries = workdir / "both-boundaries.png"
     assert f"decision boundaries: {boundaries}" in out
     assert boundaries.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_compare_a_sweep_parent_draws_its_trials_boundaries(sweep, monkeypatch, capsys):
+    """A parent stands for its group: --boundaries draws its trials' boundaries (it rebuilt the
+    parent as a training run and failed, after writing the curves)."""
+    workdir, parent, trials = sweep
+    out_png = workdir / "parent.png"
+    parent_id = parent.info.run_id[:8]
+    assert in_workdir(monkeypatch, workdir, "compare", parent_id, "--output", str(out_png),
+                      "--boundaries") == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert f"learning curves: {out_png}" in out
+    boundaries = workdir / "parent-boundaries.png"
+    assert f"decision boundaries: {boundaries}" in out
+    png = boundaries.read_bytes()
+    assert png[:4] == b"\x89PNG"
+    # one panel per trial, side by side: 4.2 inches each and a 0.4 inch margin, at 90 dpi
+    assert int.from_bytes(png[16:20], "big") == round((4.2 * len(trials) + 0.4) * 90)

@@ -277,7 +277,7 @@ def test_a_store_mlflow_refuses_to_open_is_one_line_for_the_reading_commands(
     from nnexp.tracking.reader import StoreReader
 
     uri = f"file://{tmp_path / 'fs'}"
-    with pytest.raises(TrackingError, match=r"^cannot open MLflow store file://.*maintenance mode"):
+    with pytest.raises(TrackingError, match=r"^--tracking-uri=.file://.*maintenance mode"):
         StoreReader(uri)
 
 
