@@ -1,10 +1,17 @@
 """Name what a learning curve shows: underfit, good, overfit or diverged.
 
-``diagnose(history, baseline_loss)`` reads the final (last finite) epoch record and the
+``diagnose(history, baseline_loss, loss_floor)`` reads the final epoch records and the
 validation curve of a ``History`` and compares them with ``baseline_loss``, the loss of the
-trivial predictor (class prior / target mean, see ``nnexp.data.baseline.trivial_baseline``).
-The baseline is the yardstick that makes the thresholds scale-free: "learnable" loss is the
-distance between the baseline and zero.
+best constant prediction under the run's criterion (``nnexp.data.baseline.trivial_baseline``,
+label smoothing and class weights included). The baseline is the yardstick that makes the
+thresholds scale-free: "learnable" loss is the distance between the baseline and the least
+loss the criterion allows, ``loss_floor`` (0, except with label smoothing: the entropy of the
+smoothed targets, ``nnexp.data.loss_floor``). Every loss below is judged above that floor.
+
+The epochs read end at the *kept* one: the last epoch, or, when early stopping restored the
+weights of an earlier epoch (``history.restored_epoch``), that epoch: the model saved, served
+and measured on the test split. The reason then says so, and whether the epochs after it
+overfit (the curves go on to the last trained epoch).
 
 Per-epoch losses are noisy (mini-batches, small validation sets), so the rules read
 *smoothed* curves: the trailing mean over ``W`` epochs, ``W = min(SMOOTHING_MAX_WINDOW,
@@ -15,13 +22,15 @@ With ``W == 1`` every number below is the raw one. Numbers (all in ``Diagnosis``
     final_train_loss   = mean train loss over the last W epochs    (raw last value if W == 1)
     final_val_loss     = mean val loss over the last W epochs
     min_val_loss       = minimum of the W-epoch trailing mean of the val loss
-    train_vs_baseline  = final_train_loss / baseline_loss
+    learnable          = baseline_loss - loss_floor
+    train_vs_baseline  = (final_train_loss - loss_floor) / learnable
     gap                = final_val_loss - final_train_loss          (generalisation gap)
-    relative_gap       = gap / baseline_loss
+    relative_gap       = gap / learnable
     val_rise           = final_val_loss - min_val_loss              (>= 0)
-    relative_val_rise  = val_rise / min_val_loss
+    relative_val_rise  = val_rise / (min_val_loss - loss_floor)
     best_val_epoch     = epoch of the raw minimal val loss (= history.best_epoch, what the
-                         plot marks); last_epoch = the last record's epoch
+                         plot marks); last_epoch = the last epoch read (the kept one)
+    kept_epoch         = the epoch early stopping restored, when earlier than the last one
 
 Rules, first match wins (thresholds are the module constants below):
 
@@ -32,16 +41,16 @@ Rules, first match wins (thresholds are the module constants below):
    a model that cannot fit its training set has a bias problem first.
 3. **overfit** if either
    a. the validation loss rose from its minimum: ``relative_val_rise > OVERFIT_VAL_RISE``
-      (10 %) *and* ``val_rise / baseline_loss > OVERFIT_VAL_RISE_MIN`` (5 % of the baseline,
+      (10 %) *and* ``val_rise / learnable > OVERFIT_VAL_RISE_MIN`` (5 % of the baseline,
       so noise on an almost-zero validation loss does not count); or
    b. a large gap that stopped closing: ``relative_gap > OVERFIT_GAP`` (25 % of the baseline)
       *and* ``best_val_epoch <= OVERFIT_BEST_EPOCH_FRACTION * last_epoch`` (the best
-      validation epoch lies in the first 80 % of training).
+      validation epoch lies in the first 80 % of training). The minimum of the smoothed curve
+      is named by the epochs it averages (``mean of epochs 35-44``): it is not the best
+      single epoch.
 4. **good** otherwise: train loss well below the baseline, validation close to train and not
    rising.
 
-The diagnosis uses the last recorded epochs; for an early-stopped run that is the epoch at
-which it stopped, ``patience`` epochs after the best one, not the restored weights.
 This module is plain Python (it does not even need NumPy).
 """
 
@@ -105,6 +114,8 @@ class Diagnosis:
     relative_val_rise: float | None = None
     smoothing_window: int | None = None
     stop_reason: str | None = None
+    loss_floor: float = 0.0
+    kept_epoch: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Flat dict for logging (``diagnosis_*`` tags/metrics); None for missing numbers."""
@@ -126,28 +137,57 @@ def _trailing_means(values: list[float], w: int) -> list[float]:
     return [math.fsum(values[i - w + 1 : i + 1]) / w for i in range(w - 1, len(values))]
 
 
-def diagnose(history: Any, baseline_loss: float) -> Diagnosis:
-    """Classify a training ``history`` against the trivial predictor's ``baseline_loss``.
+def _percent(fraction: float) -> str:
+    """``0.27 -> "27%"``; a value that rounds to zero is ``0%``, never ``-0%``."""
+    text = f"{fraction:.0%}"
+    return "0%" if text == "-0%" else text
+
+
+def _epochs_span(first: int, last: int) -> str:
+    return f"epoch {last}" if first == last else f"mean of epochs {first}-{last}"
+
+
+def diagnose(history: Any, baseline_loss: float, loss_floor: float = 0.0) -> Diagnosis:
+    """Classify a training ``history`` against the trivial predictor's ``baseline_loss``, with
+    losses measured above ``loss_floor`` (the criterion's least value, see the module doc).
 
     See the module docstring for the rules. Raises ValueError for a non-positive or
-    non-finite baseline, or a history that neither diverged nor recorded any epoch.
+    non-finite baseline, a floor outside ``[0, baseline)``, or a history that neither diverged
+    nor recorded any epoch.
     """
     baseline = float(baseline_loss)
     if not (math.isfinite(baseline) and baseline > 0):
         raise ValueError(f"baseline_loss={baseline_loss!r} is invalid; must be finite and > 0")
-    epochs = list(history.epochs)
+    floor = float(loss_floor)
+    if not (math.isfinite(floor) and 0 <= floor < baseline):
+        raise ValueError(f"loss_floor={loss_floor!r} is invalid; must be in [0, {baseline:.4g})")
+    learnable = baseline - floor
+    trained = list(history.epochs)
     stop_reason = getattr(history, "stop_reason", None)
     diverged = bool(getattr(history, "diverged", False))
-    if not epochs and not diverged:
+    if not trained and not diverged:
         raise ValueError("cannot diagnose an empty history (no epoch recorded)")
+    restored = getattr(history, "restored_epoch", None)
+    kept = (
+        int(restored)
+        if restored is not None and not diverged and trained and restored < trained[-1]["epoch"]
+        else None
+    )
+    epochs = [r for r in trained if r["epoch"] <= kept] if kept is not None else trained
 
-    numbers: dict[str, Any] = {"baseline_loss": baseline, "stop_reason": stop_reason}
+    numbers: dict[str, Any] = {
+        "baseline_loss": baseline,
+        "stop_reason": stop_reason,
+        "loss_floor": floor,
+        "kept_epoch": kept,
+    }
+    min_val_span = ""
     if epochs:
-        w = smoothing_window(len(epochs))
+        w = min(smoothing_window(len(trained)), len(epochs))
         train = _trailing_means([float(r["train_loss"]) for r in epochs], w)[-1]
         numbers.update(
             final_train_loss=train,
-            train_vs_baseline=train / baseline,
+            train_vs_baseline=(train - floor) / learnable,
             last_epoch=int(epochs[-1]["epoch"]),
             smoothing_window=w,
         )
@@ -155,33 +195,39 @@ def diagnose(history: Any, baseline_loss: float) -> Diagnosis:
             raw = [float(r["val_loss"]) for r in epochs]
             smooth = _trailing_means(raw, w)
             val, min_val = smooth[-1], min(smooth)
+            at = smooth.index(min_val)  # the window epochs[at : at + w]
+            min_val_span = _epochs_span(int(epochs[at]["epoch"]), int(epochs[at + w - 1]["epoch"]))
             rise = max(val - min_val, 0.0)
+            above = min_val - floor
             numbers.update(
                 final_val_loss=val,
                 gap=val - train,
-                relative_gap=(val - train) / baseline,
+                relative_gap=(val - train) / learnable,
                 min_val_loss=min_val,
                 best_val_epoch=int(epochs[raw.index(min(raw))]["epoch"]),  # first on ties
                 val_rise=rise,
-                relative_val_rise=rise / min_val if min_val > 0 else (0.0 if rise == 0 else None),
+                relative_val_rise=rise / above if above > 0 else (0.0 if rise == 0 else None),
             )
 
     def done(label: str, reason: str) -> Diagnosis:
+        if kept is not None:
+            reason += " " + _after_kept(history, kept, baseline, floor)
         return Diagnosis(label=label, reason=reason, **numbers)
 
     # 1. diverged
     if diverged:
-        what = stop_reason or "diverged"
+        what = (stop_reason or "").removeprefix("diverged: ")
+        what = f" ({what})" if what and what != "diverged" else ""
         if epochs:
             return done(
                 "diverged",
-                f"Training diverged ({what}); the last finite epoch {numbers['last_epoch']} had "
+                f"Training diverged{what}; the last finite epoch {numbers['last_epoch']} had "
                 f"train loss {numbers['final_train_loss']:.4g} (baseline {baseline:.4g}): "
                 "lower the learning rate or add gradient clipping.",
             )
         return done(
             "diverged",
-            f"Training diverged ({what}) before any epoch finished: "
+            f"Training diverged{what} before any epoch finished: "
             "lower the learning rate or check the initialisation.",
         )
 
@@ -190,21 +236,27 @@ def diagnose(history: Any, baseline_loss: float) -> Diagnosis:
     last = numbers["last_epoch"]
     w = numbers["smoothing_window"]
     means = f" ({w}-epoch means)" if w > 1 else ""
+    of_baseline = f"{_percent(ratio)} of the trivial baseline {baseline:.4g}" + (
+        f" (both above the floor {floor:.4g}, the least loss label smoothing allows)"
+        if floor
+        else ""
+    )
+    baseline_unit = "baseline" if not floor else "baseline above the floor"
 
     # 2. underfit
     if ratio > UNDERFIT_TRAIN_RATIO:
         return done(
             "underfit",
-            f"Final train loss{means} {train:.4g} is {ratio:.0%} of the trivial baseline "
-            f"{baseline:.4g} (underfit above {UNDERFIT_TRAIN_RATIO:.0%}): the model has not "
+            f"Final train loss{means} {train:.4g} is {of_baseline} "
+            f"(underfit above {UNDERFIT_TRAIN_RATIO:.0%}): the model has not "
             "learned the training data; add capacity, epochs or a better learning rate.",
         )
 
     if numbers.get("final_val_loss") is None:
         return done(
             "good",
-            f"Final train loss {train:.4g} is {ratio:.0%} of the trivial baseline "
-            f"{baseline:.4g}; there is no validation split, so overfitting cannot be judged.",
+            f"Final train loss {train:.4g} is {of_baseline}; "
+            "there is no validation split, so overfitting cannot be judged.",
         )
 
     val = numbers["final_val_loss"]
@@ -218,27 +270,60 @@ def diagnose(history: Any, baseline_loss: float) -> Diagnosis:
     if (
         rel_rise is not None
         and rel_rise > OVERFIT_VAL_RISE
-        and rise / baseline > OVERFIT_VAL_RISE_MIN
+        and rise / learnable > OVERFIT_VAL_RISE_MIN
     ):
         return done(
             "overfit",
-            f"Validation loss{means} rose {rel_rise:.0%} from its minimum {min_val:.4g} (best "
-            f"epoch {best_epoch}) to {val:.4g} by epoch {last} while train loss fell to "
-            f"{train:.4g} (baseline {baseline:.4g}): regularise, get more data or stop earlier.",
+            f"Validation loss{means} rose {_percent(rel_rise)} from its minimum {min_val:.4g} "
+            f"({min_val_span}; best single epoch {best_epoch}) to {val:.4g} by epoch {last} "
+            f"while train loss fell to {train:.4g} (baseline {baseline:.4g}): regularise, get "
+            "more data or stop earlier.",
         )
     # 3b. overfit: large gap that stopped closing
     if rel_gap > OVERFIT_GAP and best_epoch <= OVERFIT_BEST_EPOCH_FRACTION * last:
         return done(
             "overfit",
-            f"Validation loss{means} {val:.4g} exceeds train loss {train:.4g} by {rel_gap:.0%} of the "
-            f"baseline {baseline:.4g} (overfit above {OVERFIT_GAP:.0%}) and stopped improving at "
-            f"epoch {best_epoch} of {last}: regularise, get more data or stop earlier.",
+            f"Validation loss{means} {val:.4g} exceeds train loss {train:.4g} by "
+            f"{_percent(rel_gap)} of the {baseline_unit} {baseline:.4g} (overfit above "
+            f"{OVERFIT_GAP:.0%}) and stopped improving at epoch {best_epoch} of {last}: "
+            "regularise, get more data or stop earlier.",
         )
 
     # 4. good
     return done(
         "good",
-        f"Train loss{means} {train:.4g} is {ratio:.0%} of the trivial baseline {baseline:.4g} "
-        f"and validation loss {val:.4g} stays close (gap {rel_gap:.0%} of baseline, best at epoch "
-        f"{best_epoch} of {last}).",
+        f"Train loss{means} {train:.4g} is {of_baseline} and validation loss {val:.4g} stays "
+        f"close (gap {_percent(rel_gap)} of {baseline_unit}, best at epoch {best_epoch} of "
+        f"{last}).",
     )
+
+
+def _after_kept(history: Any, kept: int, baseline: float, floor: float) -> str:
+    """The sentence on the epochs early stopping trained after the one it kept: whether the
+    curves over all trained epochs overfit (the same rules, on the whole history) or the later
+    epochs merely did not improve."""
+    trained = list(history.epochs)
+    last = int(trained[-1]["epoch"])
+    said = f"Early stopping kept epoch {kept} of {last} (the saved model, measured above)"
+    whole = diagnose(_WholeCurve(trained, getattr(history, "stop_reason", None)), baseline, floor)
+    if whole.label != "overfit":
+        return f"{said}; the {last - kept} epochs after it did not improve on it."
+    w = whole.smoothing_window
+    means = f" ({w}-epoch means)" if w > 1 else ""
+    return (
+        f"{said}; the curves over all {last} epochs overfit: by epoch {last} validation "
+        f"loss{means} was {whole.final_val_loss:.4g}, {_percent(whole.relative_val_rise or 0.0)} "
+        f"above its minimum, and train loss {whole.final_train_loss:.4g}, a gap of "
+        f"{_percent(whole.relative_gap)} of the baseline{' above the floor' if floor else ''}: "
+        "regularise or get more data to improve on the kept model."
+    )
+
+
+@dataclass
+class _WholeCurve:
+    """A history read to its last trained epoch, whatever early stopping restored."""
+
+    epochs: list[dict]
+    stop_reason: str | None
+    diverged: bool = False
+    restored_epoch: int | None = None

@@ -60,11 +60,13 @@ def check_monitor(cfg: Any, dataset: Any) -> None:
 
 
 def checked_baseline(cfg: Any, dataset: Any, splits: Any) -> float:
-    """The loss of predicting the training prior/mean; refused when zero or not finite.
+    """The loss of the best constant prediction under the run's criterion (label smoothing and
+    class weights included); refused when zero, not finite, or not above the loss floor.
 
     A zero baseline (the validation targets all equal the training mean: a constant target)
     leaves nothing to learn and no scale to judge a fit by; a non-finite one means the targets'
-    squares overflow float64.
+    squares overflow float64; a baseline at the floor (``model.label_smoothing=1``: every
+    target is uniform) leaves nothing to learn either.
     """
     import numpy as np
 
@@ -72,10 +74,19 @@ def checked_baseline(cfg: Any, dataset: Any, splits: Any) -> float:
     from nnexp.data.baseline import trivial_baseline
 
     _, loss_name, _ = resolve_head(cfg.model, dataset)
+    options = criterion_options(cfg, dataset, splits)
     with np.errstate(all="ignore"):  # an overflow is reported below, not as NumPy warnings
-        baseline = float(trivial_baseline(splits.train, splits.val, dataset.task, loss_name))
+        baseline = float(
+            trivial_baseline(splits.train, splits.val, dataset.task, loss_name, **options)
+        )
     if math.isfinite(baseline) and baseline > 0:
-        return baseline
+        # equal in exact arithmetic when nothing is learnable; 1e-9: rounding of the two sums
+        if baseline - run_loss_floor(cfg, dataset, splits) > 1e-9 * baseline:
+            return baseline
+        raise ConfigError(
+            f"model.label_smoothing={cfg.model.label_smoothing} is invalid: it makes every "
+            "target the same distribution, so there is nothing to learn; valid: [0, 1)"
+        )
     why = (
         "the targets' squared errors overflow float64 (rescale the target)"
         if not math.isfinite(baseline)
@@ -87,3 +98,33 @@ def checked_baseline(cfg: Any, dataset: Any, splits: Any) -> float:
         f"data={cfg.data.name}: the trivial baseline's {loss_name} on the validation split is "
         f"{baseline!r}: {why}"
     )
+
+
+def criterion_options(cfg: Any, dataset: Any, splits: Any) -> dict[str, Any]:
+    """The loss options the run's head takes (as ``nnexp.nn.heads.make_head``): label smoothing
+    for softmax + cross_entropy, class weights for it and for sigmoid + bce with one unit."""
+    from nnexp.build import class_weights, resolve_head
+
+    output, loss_name, n_outputs = resolve_head(cfg.model, dataset)
+    options: dict[str, Any] = {}
+    if (output, loss_name) == ("softmax", "cross_entropy"):
+        options["n_classes"] = n_outputs
+        options["label_smoothing"] = float(cfg.model.label_smoothing)
+    if (output, loss_name) == ("softmax", "cross_entropy") or (
+        (output, loss_name) == ("sigmoid", "bce") and n_outputs == 1
+    ):
+        options["class_weight"] = class_weights(cfg.data, splits, dataset)
+    return options
+
+
+def run_loss_floor(cfg: Any, dataset: Any, splits: Any) -> float:
+    """The least loss the run's criterion allows on the validation split (0 unless label
+    smoothing: see :mod:`nnexp.data.loss_floor`)."""
+    from nnexp.build import resolve_head
+    from nnexp.data.loss_floor import loss_floor
+
+    options = criterion_options(cfg, dataset, splits)
+    if not options.get("label_smoothing"):
+        return 0.0
+    _, loss_name, _ = resolve_head(cfg.model, dataset)
+    return loss_floor(splits.val, loss_name, **options)

@@ -10,7 +10,7 @@ SPLITS = ("train", "val", "test")
 def format_summary(result: Any) -> str:
     """A few aligned lines: final metrics per split, the diagnosis, the MLflow run and UI."""
     history, diagnosis = result.history, result.diagnosis
-    final = history.final or {}
+    final = history.kept or {}  # the model kept: the epoch early stopping restored, else the last
     metric_names = sorted({key.split("_", 1)[1] for key in final if key.startswith("train_")})
     lines = [f"nnexp: {_experiment_line(result)}"]
     header = "  " + "".ljust(8) + "".join(name.rjust(12) for name in metric_names)
@@ -24,11 +24,12 @@ def format_summary(result: Any) -> str:
         lines.append(f"  {split.ljust(8)}{cells}")
     lines.append(
         f"  epochs   {len(history.epochs)} ({history.stop_reason}); best val epoch "
-        f"{history.best_epoch}"
+        f"{history.best_epoch}{_kept_note(history)}"
     )
     lines.append(f"  diagnosis: {diagnosis.label.upper()} - {diagnosis.reason}")
-    for finding in getattr(result, "findings", None) or ():
-        lines.append(f"  cause: {finding.text}")
+    if diagnosis.label != "good":  # causes explain why a network learns badly
+        for finding in getattr(result, "findings", None) or ():
+            lines.append(f"  cause: {finding.text}")
     if result.run_id:
         source = getattr(result, "store_source", "")
         note = f" (from {source})" if source.startswith("MLFLOW_") else ""
@@ -92,6 +93,14 @@ def _experiment_line(result: Any) -> str:
         f"{cfg.data.name}, {cfg.model.name} [{hidden}] {cfg.model.activation}, "
         f"{cfg.optimizer.name} lr={cfg.optimizer.lr:g}, seed {cfg.seed}"
     )
+
+
+def _kept_note(history: Any) -> str:
+    """Which epoch the rows above describe, when it is not the last one trained."""
+    kept = history.kept
+    if kept is None or kept is history.final:
+        return ""
+    return f"; rows: epoch {kept['epoch']}, the weights early stopping kept"
 
 
 def _cell(value: Any) -> str:

@@ -205,8 +205,9 @@ def _result(
     cfg: Any, dataset: Any, splits: Any, model: Any, history: Any, baseline: float
 ) -> RunResult:
     from nnexp.diagnosis import diagnose
+    from nnexp.preflight import run_loss_floor
 
-    diagnosis = diagnose(history, baseline)
+    diagnosis = diagnose(history, baseline, run_loss_floor(cfg, dataset, splits))
     return RunResult(
         cfg,
         dataset,
@@ -220,9 +221,14 @@ def _result(
 
 
 def final_metrics(history: Any, baseline: float) -> dict[str, float]:
-    """Final, best-epoch and test values (finite only), for sorting runs in the MLflow UI."""
+    """Final, best-epoch and test values (finite only), for sorting runs in the MLflow UI.
+
+    ``final_*`` describe the model the run keeps (saves, serves and tests): the epoch early
+    stopping restored (also logged as ``kept_epoch``), else the last one."""
     metrics: dict[str, float] = {"baseline_loss": baseline}
-    final = history.final or {}
+    final = history.kept or {}
+    if history.restored_epoch is not None:
+        metrics["kept_epoch"] = float(history.restored_epoch)
     for key, value in final.items():
         if key in ("epoch", "epoch_time", "lr") or "/" in key:  # layerk/...: per epoch only
             continue

@@ -114,6 +114,16 @@ class History:
         return self.epochs[-1] if self.epochs else None
 
     @property
+    def kept(self) -> dict | None:
+        """The record of the epoch whose weights the model holds after ``fit`` (saved, served,
+        measured on the test split): the one early stopping restored, else ``final``."""
+        if self.restored_epoch is not None:
+            for record in self.epochs:
+                if record["epoch"] == self.restored_epoch:
+                    return record
+        return self.final
+
+    @property
     def best_epoch(self) -> int | None:
         """1-based epoch of minimal ``val_loss`` (first one on ties), or None without val."""
         best = self.best

@@ -28,7 +28,8 @@ def boundary_panel(reader: Any, run: Any, title: str) -> tuple[dict[str, Any] | 
     dataset, splits = build_splits(cfg.data, int(cfg.seed))
     features = splits.train.X.shape[1]
     if dataset.task != "classification" or features != 2:
-        return None, f"{dataset.task} on {features} features (data={cfg.data.name})"
+        noun = "feature" if features == 1 else "features"
+        return None, f"{dataset.task} on {features} {noun} (data={cfg.data.name})"
     with tempfile.TemporaryDirectory(prefix="nnexp-boundary-") as tmp:
         local = reader.download(run.run_id, MODEL_ARTIFACT, tmp)
         if local is None:

@@ -146,7 +146,7 @@ def test_compare_boundaries_skips_runs_without_a_boundary(store, capsys, tmp_pat
     assert store.command("compare", moons, sine, "--output", str(output), "--boundaries") == 0
     out = capsys.readouterr().out
     assert f"no decision boundary for mlp-sine-adam-lr0.01-s0 ({sine[:8]}): regression on 1 " \
-        "features (data=sine)" in out  # fmt: skip
+        "feature (data=sine)" in out  # fmt: skip
     assert f"decision boundaries: {tmp_path / 'cmp-boundaries.png'}" in out
     assert (tmp_path / "cmp-boundaries.png").stat().st_size > 1000
 

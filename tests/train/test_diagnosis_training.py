@@ -88,7 +88,8 @@ def test_huge_learning_rate_diverges_and_plots(tmp_path):
         ds, SPLIT, [1, 32, 32, 1], "relu", "identity", 1e3, 50, 8, 0, optimizer="sgd"
     )
     assert h.diverged and d.label == "diverged"
-    assert h.stop_reason in d.reason
+    assert h.stop_reason.startswith("diverged: ")  # said once in the reason, not twice
+    assert d.reason.startswith(f"Training diverged ({h.stop_reason.removeprefix('diverged: ')}) ")
     assert not any(isinstance(v, float) and math.isnan(v) for v in d.as_dict().values())
     png = plot_learning_curves(h, tmp_path / "diverged.png", diagnosis=d)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
