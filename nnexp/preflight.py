@@ -27,7 +27,7 @@ def check_run_inputs(cfg: Any, dataset: Any, splits: Any) -> float:
     validation / test splits (``splits.train.X`` is ``(n_train, d)``).
     """
     check_batch_size(cfg, dataset, splits)
-    check_monitor(cfg, dataset, splits)
+    check_monitor(cfg, dataset)
     from nnexp.schedule_steps import check_one_cycle_steps
 
     check_one_cycle_steps(cfg, len(splits.train.X))
@@ -51,19 +51,17 @@ def epoch_metrics(task: str) -> list[str]:
     return [prefix + name for prefix in EPOCH_PREFIXES for name in metric_names(task)]
 
 
-def check_monitor(cfg: Any, dataset: Any, splits: Any = None) -> None:
+def check_monitor(cfg: Any, dataset: Any) -> None:
     """``trainer.early_stopping.monitor`` must be a per-epoch metric of the data's task that
-    early stopping can read: a ``val_`` one only with a validation split. (``grad_norm``, which
-    reduce_on_plateau may monitor, is not one: the fit loop's early stopping reads the train and
-    validation metrics only.) Checked only when early stopping is on; a monitor set while it is
+    the fit loop's early stopping reads: the train and validation metrics (with
+    ``data.val_fraction=0`` validation equals training). ``grad_norm``, which reduce_on_plateau
+    may monitor, is not one. Checked only when early stopping is on; a monitor set while it is
     off is refused by :mod:`nnexp.config.effect`."""
     stop = cfg.trainer.early_stopping
     if not stop.enabled:
         return
     monitor = stop.monitor
     valid = epoch_metrics(dataset.task)
-    if splits is not None and getattr(splits, "val", None) is None:
-        valid = [name for name in valid if not name.startswith("val_")]
     if monitor not in valid:
         raise ConfigError(
             f"trainer.early_stopping.monitor={monitor!r} is invalid: data={cfg.data.name} is a "
