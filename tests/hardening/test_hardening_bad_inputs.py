@@ -28,7 +28,8 @@ PARALLEL = 3
 SECRET = "s3cretpw"
 TRAIN = [*TINY, "trainer.epochs=3"]
 SWEEP = [*TRAIN, "+sweep=lr", "sweep.n_trials=2", "sweep.log_model=none", "sweep.confirm.top_k=0"]
-CSV = [*TRAIN, "data=csv", "data.path=d.csv", "data.target=y"]
+#: data=csv takes no generator knob: TINY's data.n_samples would be refused first
+CSV = ["trainer.progress=false", "trainer.epochs=3", "data=csv", "data.path=d.csv", "data.target=y"]
 GOOD_ROWS = "1,2,0\n2,3,1\n" * 20
 
 
@@ -156,10 +157,12 @@ CASES = [
     Case(
         "csv-missing-file",
         "data",
-        [*TRAIN, "data=csv", "data.path=no.csv", "data.target=y"],
+        ["trainer.progress=false", "data=csv", "data.path=no.csv", "data.target=y"],
         "no.csv",
     ),
-    Case("csv-no-path", "data", [*TRAIN, "data=csv"], "data.path=None is invalid"),
+    Case(
+        "csv-no-path", "data", ["trainer.progress=false", "data=csv"], "data.path=None is invalid"
+    ),
     Case(
         "csv-nan-cell",
         "data",
