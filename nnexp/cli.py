@@ -190,7 +190,7 @@ def _run_job(cfg: Any) -> Any:
     from nnexp.launch.slurm_sweep import refuse_launcher_options
 
     refuse_launcher_options(overrides)
-    validate_config(cfg)
+    validate_config(cfg, overrides)
     from nnexp.hydra_callbacks import job_run_name
     from nnexp.report import format_summary, loading_line
     from nnexp.run import run_experiment

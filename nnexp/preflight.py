@@ -28,6 +28,9 @@ def check_run_inputs(cfg: Any, dataset: Any, splits: Any) -> float:
     """
     check_batch_size(cfg, dataset, splits)
     check_monitor(cfg, dataset)
+    from nnexp.schedule_steps import check_one_cycle_steps
+
+    check_one_cycle_steps(cfg, len(splits.train.X))
     return checked_baseline(cfg, dataset, splits)
 
 
@@ -49,13 +52,26 @@ def epoch_metrics(task: str) -> list[str]:
 
 
 def check_monitor(cfg: Any, dataset: Any) -> None:
-    """``trainer.early_stopping.monitor`` must be a per-epoch metric of the data's task."""
-    monitor = cfg.trainer.early_stopping.monitor
+    """``trainer.early_stopping.monitor`` must be a per-epoch metric of the data's task that
+    the fit loop's early stopping reads: the train and validation metrics (with
+    ``data.val_fraction=0`` validation equals training). ``grad_norm``, which reduce_on_plateau
+    may monitor, is not one. Checked only when early stopping is on; a monitor set while it is
+    off is refused by :mod:`nnexp.config.effect`."""
+    stop = cfg.trainer.early_stopping
+    if not stop.enabled:
+        return
+    monitor = stop.monitor
     valid = epoch_metrics(dataset.task)
     if monitor not in valid:
         raise ConfigError(
             f"trainer.early_stopping.monitor={monitor!r} is invalid: data={cfg.data.name} is a "
             f"{dataset.task} task; valid choices: {', '.join(valid)}"
+            + (
+                " (early stopping reads the train and validation metrics; grad_norm is for "
+                "optimizer.schedule.monitor)"
+                if monitor == "grad_norm"
+                else ""
+            )
         )
 
 

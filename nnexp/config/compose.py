@@ -41,7 +41,7 @@ def compose_config(overrides: Sequence[str] = (), *, validate: bool = True) -> A
     if validate:
         from nnexp.config.validate import validate_config
 
-        validate_config(cfg)
+        validate_config(cfg, overrides)
     return cfg
 
 

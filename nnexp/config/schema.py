@@ -22,7 +22,8 @@ from nnexp.sweep.config import SweepConfig  # stdlib-only dataclasses (conf/swee
 
 @dataclass
 class DataConfig:
-    """A dataset and how it is split. Generator knobs apply only to the datasets that take them."""
+    """A dataset and how it is split. A generator knob given for a dataset that does not take
+    it is refused (nnexp/config/effect.py)."""
 
     name: str = "moons"
     n_samples: int = 1000

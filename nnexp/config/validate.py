@@ -8,7 +8,7 @@ value and what is valid, e.g. ``optimizer.lr=-1.0 is invalid: must be > 0``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from nnexp.errors import ConfigError
@@ -20,8 +20,11 @@ OUTPUTS_AUTO = "auto"
 UNBOUNDED_KEYS = ("trainer.divergence_bound",)
 
 
-def validate_config(cfg: Any) -> None:
-    """Raise :class:`ConfigError` for the first invalid value in ``cfg``."""
+def validate_config(cfg: Any, overrides: Sequence[str] = ()) -> None:
+    """Raise :class:`ConfigError` for the first invalid value in ``cfg``.
+
+    ``overrides`` are the lines the user gave (command line, a sweep trial's lines): a value
+    they give that would have no effect is refused (:mod:`nnexp.config.effect`)."""
     for group in ("data", "model", "optimizer", "trainer", "tracking", "launcher"):
         if cfg.get(group) is not None:
             _check_finite(group, cfg[group])
@@ -35,6 +38,20 @@ def validate_config(cfg: Any) -> None:
             "tracking.uri",
             cfg.tracking.uri,
             "must be a tracking URI such as sqlite:///mlruns/mlflow.db",
+        )
+    _validate_warmup(cfg.optimizer.schedule, cfg.trainer.epochs)
+    from nnexp.config.effect import check_values_take_effect
+
+    check_values_take_effect(cfg, overrides)
+
+
+def _validate_warmup(sched: Any, epochs: int) -> None:
+    """cosine decays over the epochs after the warm-up: it needs at least one."""
+    if sched.name == "cosine" and sched.warmup_epochs >= epochs:
+        _fail(
+            "optimizer.schedule.warmup_epochs",
+            sched.warmup_epochs,
+            f"must be < trainer.epochs={epochs} (cosine decays over the epochs after the warm-up)",
         )
 
 
@@ -194,12 +211,7 @@ def _validate_trainer(trainer: Any) -> None:
     # checked even while disabled: a bad value is refused, not kept for later
     _positive_int("trainer.early_stopping.patience", stop.patience)
     _at_least("trainer.early_stopping.min_delta", stop.min_delta, 0.0)
-    if stop.enabled and not (stop.monitor.startswith("val_") or stop.monitor.startswith("train_")):
-        _fail(
-            "trainer.early_stopping.monitor",
-            stop.monitor,
-            "must be a per-epoch metric such as val_loss, val_accuracy, val_rmse",
-        )
+    # the monitor is checked against the task's metrics once the data are known (preflight)
 
 
 def _check_finite(key: str, node: Any) -> None:

@@ -155,18 +155,20 @@ class OneCycle(Schedule):
         self.three_phase = bool(three_phase)
         initial = self.base_lr / self.div_factor
         final = initial / self.final_div_factor
-        total = float(self.total_steps)
+        ends = one_cycle_phase_ends(self.total_steps, self.pct_start, self.three_phase)
+        empty = empty_one_cycle_phase(ends)
+        if empty is not None:
+            low, high = one_cycle_pct_range(self.total_steps, self.three_phase)
+            raise ValueError(
+                f"one_cycle phase {empty + 1} of {len(ends)} has no step: pct_start="
+                f"{self.pct_start!r} with total_steps={self.total_steps}; pct_start must be in "
+                f"({low:.6g}, {high:.6g})"
+            )
         if self.three_phase:
-            self._phases = [
-                (float(self.pct_start * total) - 1, initial, self.base_lr),
-                (float(2 * self.pct_start * total) - 2, self.base_lr, initial),
-                (total - 1, initial, final),
-            ]
+            rates = [(initial, self.base_lr), (self.base_lr, initial), (initial, final)]
         else:
-            self._phases = [
-                (float(self.pct_start * total) - 1, initial, self.base_lr),
-                (total - 1, self.base_lr, final),
-            ]
+            rates = [(initial, self.base_lr), (self.base_lr, final)]
+        self._phases = [(end, start, stop) for end, (start, stop) in zip(ends, rates, strict=True)]
 
     def _anneal(self, start: float, end: float, pct: float) -> float:
         if self.anneal_strategy == "cos":
@@ -184,6 +186,35 @@ class OneCycle(Schedule):
                 break
             start_step = end_step
         return lr
+
+
+def one_cycle_phase_ends(total_steps: int, pct_start: float, three_phase: bool) -> list[float]:
+    """The last step of each phase, as torch's ``OneCycleLR`` computes them:
+    ``[pct_start * T - 1, T - 1]``, or ``[pct_start * T - 1, 2 pct_start * T - 2, T - 1]``."""
+    total = float(total_steps)
+    first = float(pct_start * total) - 1
+    if three_phase:
+        return [first, float(2 * pct_start * total) - 2, total - 1]
+    return [first, total - 1]
+
+
+def empty_one_cycle_phase(ends: list[float]) -> int | None:
+    """The index of the first phase that ends at or before its start (phase 0 starts at step
+    0): it has no step, and torch divides by its zero length or skips it; None if none."""
+    start = 0.0
+    for index, end in enumerate(ends):
+        if not end > start:
+            return index
+        start = end
+    return None
+
+
+def one_cycle_pct_range(total_steps: int, three_phase: bool) -> tuple[float, float]:
+    """The open interval of ``pct_start`` that gives every phase at least part of a step:
+    ``pct_start * T > 1`` and, with ``three_phase``, ``2 pct_start * T - 2 < T - 1``."""
+    total = float(total_steps)
+    high = (total + 1) / (2 * total) if three_phase else 1.0
+    return 1.0 / total, high
 
 
 SCHEDULES: dict[str, type[Schedule]] = {

@@ -95,7 +95,7 @@ class TrialComposer:
         if validate:
             from nnexp.config.validate import validate_config
 
-            validate_config(cfg)
+            validate_config(cfg, overrides)
         return cfg
 
     def _parse(self, overrides: Sequence[str]) -> list[Any]:

@@ -168,7 +168,7 @@ def check_dry_run(dims: list[Dimension], composer: Any, base_overrides: list[str
             line = to_override(dim, value)
             try:
                 cfg = composer.compose(merge_overrides(base_overrides, [line]))
-                if dim.key.split(".", 1)[0] in DATA_DEPENDENT:
+                if any(dim.key == k or dim.key.startswith(k + ".") for k in DATA_DEPENDENT):
                     check_trial_inputs(cfg)
             except ConfigError as exc:
                 raise ConfigError(f"sweep.space.{dim.name}: {line} cannot run: {exc}") from None
@@ -176,8 +176,9 @@ def check_dry_run(dims: list[Dimension], composer: Any, base_overrides: list[str
 
 #: Config roots whose values the data-dependent checks read (batch size vs the training split,
 #: the early-stopping monitor vs the task, the data's baseline): a swept key under them gets
-#: its ends checked with the data loaded.
-DATA_DEPENDENT = ("data", "trainer", "model")
+#: its ends checked with the data loaded. ``optimizer.schedule``: one_cycle's phases need steps
+#: (batches per epoch, :mod:`nnexp.schedule_steps`).
+DATA_DEPENDENT = ("data", "trainer", "model", "optimizer.schedule")
 
 
 def check_trial_inputs(cfg: Any) -> Any:

@@ -28,7 +28,8 @@ PARALLEL = 3
 SECRET = "s3cretpw"
 TRAIN = [*TINY, "trainer.epochs=3"]
 SWEEP = [*TRAIN, "+sweep=lr", "sweep.n_trials=2", "sweep.log_model=none", "sweep.confirm.top_k=0"]
-CSV = [*TRAIN, "data=csv", "data.path=d.csv", "data.target=y"]
+#: data=csv takes no generator knob: TINY's data.n_samples would be refused first
+CSV = ["trainer.progress=false", "trainer.epochs=3", "data=csv", "data.path=d.csv", "data.target=y"]
 GOOD_ROWS = "1,2,0\n2,3,1\n" * 20
 
 
@@ -156,10 +157,12 @@ CASES = [
     Case(
         "csv-missing-file",
         "data",
-        [*TRAIN, "data=csv", "data.path=no.csv", "data.target=y"],
+        ["trainer.progress=false", "data=csv", "data.path=no.csv", "data.target=y"],
         "no.csv",
     ),
-    Case("csv-no-path", "data", [*TRAIN, "data=csv"], "data.path=None is invalid"),
+    Case(
+        "csv-no-path", "data", ["trainer.progress=false", "data=csv"], "data.path=None is invalid"
+    ),
     Case(
         "csv-nan-cell",
         "data",
@@ -258,8 +261,213 @@ CASES = [
     Case(
         "early-stopping-monitor-wrong-task",
         "config",
-        [*TRAIN, "data=sine", "trainer.early_stopping.monitor=val_accuracy"],
+        [
+            *TRAIN,
+            "data=sine",
+            "trainer=early_stopping",
+            "trainer.epochs=3",
+            "trainer.early_stopping.monitor=val_accuracy",
+        ],
         "data=sine is a regression task; valid choices: val_loss, val_rmse, val_r2",
+    ),
+    # -- values that would have had no effect, and one_cycle phases without a step ----------------
+    Case(
+        "one-cycle-empty-warmup-epoch-interval",
+        "config",
+        [
+            *TINY,
+            "trainer.epochs=20",
+            "optimizer.schedule.name=one_cycle",
+            "optimizer.schedule.pct_start=0.05",
+            "optimizer.schedule.interval=epoch",
+        ],
+        "optimizer.schedule.pct_start=0.05 is invalid: one_cycle steps 20 times (20 epochs, "
+        "interval=epoch); its warm-up ends at step pct_start * 20 - 1 = 0, so it has no step "
+        "(torch's OneCycleLR divides by its zero length); use pct_start in (0.05, 1)",
+    ),
+    Case(
+        "one-cycle-empty-warmup-steps",
+        "config",
+        [
+            *TINY,
+            "trainer.epochs=20",
+            "optimizer.schedule.name=one_cycle",
+            "optimizer.schedule.pct_start=0.025",
+            "trainer.batch_size=30",
+        ],
+        "pct_start=0.025 is invalid: one_cycle steps 40 times (20 epochs x 2 steps "
+        "(batch_size=30 of 60 training samples), interval=step)",
+    ),
+    Case(
+        "one-cycle-empty-warmup-full-batch",
+        "config",
+        [
+            *TINY,
+            "trainer.epochs=20",
+            "optimizer.schedule.name=one_cycle",
+            "optimizer.schedule.pct_start=0.05",
+            "trainer.batch_size=null",
+        ],
+        "20 epochs x 1 step (full batch), interval=step); its warm-up ends at step",
+    ),
+    Case(
+        "one-cycle-three-phase-empty-last-phase",
+        "config",
+        [
+            *TINY,
+            "trainer.epochs=20",
+            "optimizer.schedule.name=one_cycle",
+            "optimizer.schedule.interval=epoch",
+            "optimizer.schedule.three_phase=true",
+            "optimizer.schedule.pct_start=0.6",
+        ],
+        "its last phase starts at step 2 * pct_start * 20 - 2 = 22, not before the last step "
+        "19, so it has no step; use pct_start in (0.05, 0.525)",
+    ),
+    Case(
+        "sweep-space-one-cycle-pct-start",
+        "sweep",
+        [
+            *SWEEP,
+            "optimizer.schedule.name=one_cycle",
+            "sweep.space.lr.key=optimizer.schedule.pct_start",
+            "sweep.space.lr.low=0.001",
+            "sweep.space.lr.high=0.5",
+        ],
+        "sweep.space.lr: optimizer.schedule.pct_start=0.001 cannot run: "
+        "optimizer.schedule.pct_start=0.001 is invalid",
+    ),
+    Case(
+        "linear-model-batchnorm",
+        "config",
+        [*TRAIN, "model=linear", "model.norm=batch", "trainer.batch_size=7"],
+        "model.norm='batch' is invalid: it has no effect without a hidden layer "
+        "(model.hidden_sizes=[]); valid choices: none",
+    ),
+    Case(
+        "no-hidden-layer-layernorm",
+        "config",
+        [*TRAIN, "model.hidden_sizes=[]", "model.norm=layer"],
+        "model.norm='layer' is invalid: it has no effect without a hidden layer",
+    ),
+    Case(
+        "no-hidden-layer-dropout",
+        "config",
+        [*TRAIN, "model.hidden_sizes=[]", "model.dropout=0.3"],
+        "model.dropout=0.3 is invalid: it has no effect without a hidden layer",
+    ),
+    Case(
+        "linear-model-activation",
+        "config",
+        [*TRAIN, "model=linear", "model.activation=relu"],
+        "model.activation='relu' is invalid: it has no effect without a hidden layer "
+        "(model.hidden_sizes=[]); valid choices: identity",
+    ),
+    Case(
+        "sweep-dropout-without-hidden-layer",
+        "sweep",
+        [
+            *TRAIN,
+            "+sweep=regularization",
+            "sweep.n_trials=2",
+            "sweep.log_model=none",
+            "sweep.confirm.top_k=0",
+            "model.hidden_sizes=[]",
+        ],
+        "sweep.space.dropout: model.dropout=0.6 cannot run: model.dropout=0.6 is invalid: it "
+        "has no effect without a hidden layer",
+    ),
+    Case(
+        "sweep-activation-without-hidden-layer",
+        "sweep",
+        [
+            *TRAIN,
+            "+sweep=activation",
+            "sweep.n_trials=2",
+            "sweep.log_model=none",
+            "sweep.confirm.top_k=0",
+            "model=linear",
+        ],
+        "cannot run: model.activation=",
+    ),
+    Case(
+        "xor-n-samples",
+        "config",
+        ["trainer.progress=false", "trainer.epochs=3", "data=xor", "data.n_samples=50"],
+        "data.n_samples=50 is invalid: data=xor does not take it (it takes: no generator knob)",
+    ),
+    Case(
+        "xor-noise",
+        "config",
+        ["trainer.progress=false", "trainer.epochs=3", "data=xor", "data.noise=0.7"],
+        "data.noise=0.7 is invalid: data=xor does not take it",
+    ),
+    Case(
+        "xor-noise-at-its-default",
+        "config",
+        ["trainer.progress=false", "trainer.epochs=3", "data=xor", "data.noise=0.2"],
+        "data.noise=0.2 is invalid: data=xor does not take it",
+    ),
+    Case(
+        "iris-noise",
+        "config",
+        ["trainer.progress=false", "trainer.epochs=3", "data=iris", "data.noise=0.9"],
+        "data.noise=0.9 is invalid: data=iris does not take it",
+    ),
+    *[
+        Case(
+            f"moons-{knob}",
+            "config",
+            [*TRAIN, f"data.{knob}={value}"],
+            f"data.{knob}={value} is invalid: data=moons does not take it (it takes: "
+            "n_samples, noise)",
+        )
+        for knob, value in (
+            ("factor", "0.3"),
+            ("n_arms", "5"),
+            ("centers", "4"),
+            ("cluster_std", "2.0"),
+            ("n_features", "3"),
+        )
+    ],
+    Case(
+        "early-stopping-patience-while-disabled",
+        "config",
+        [*TRAIN, "trainer.early_stopping.patience=3"],
+        "trainer.early_stopping.patience=3 is invalid: it has no effect while early stopping is "
+        "disabled",
+    ),
+    Case(
+        "early-stopping-monitor-while-disabled",
+        "config",
+        [*TRAIN, "trainer.early_stopping.monitor=val_accuracy"],
+        "trainer.early_stopping.monitor='val_accuracy' is invalid: it has no effect while early "
+        "stopping is disabled",
+    ),
+    Case(
+        "cosine-warmup-longer-than-the-run",
+        "config",
+        [
+            *TINY,
+            "trainer.epochs=20",
+            "optimizer.schedule.name=cosine",
+            "optimizer.schedule.interval=step",
+            "optimizer.schedule.warmup_epochs=25",
+        ],
+        "optimizer.schedule.warmup_epochs=25 is invalid: must be < trainer.epochs=20",
+    ),
+    Case(
+        "early-stopping-monitor-grad-norm",
+        "config",
+        [
+            *TRAIN,
+            "trainer=early_stopping",
+            "trainer.epochs=3",
+            "trainer.clip_grad_norm=1",
+            "trainer.early_stopping.monitor=grad_norm",
+        ],
+        "trainer.early_stopping.monitor='grad_norm' is invalid: data=moons is a classification "
+        "task; valid choices: val_loss, val_accuracy, train_loss, train_accuracy",
     ),
     Case(
         "plus-misspelled-key",
