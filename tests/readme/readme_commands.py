@@ -110,6 +110,8 @@ SIZE_KNOBS: list[tuple[str, str]] = [
     ("python -m nnexp runs", ""),
     ("python -m nnexp reproduce", ""),
     ("python -m nnexp compare", ""),
+    # XOR is its 4 points: no data.n_samples to take (refused)
+    ("python -m nnexp +experiment=seed_xor", "trainer.epochs=5"),
     ("python -m nnexp", "data.n_samples=120 trainer.epochs=5"),
     (
         "nnexp --config-dir",
