@@ -40,6 +40,20 @@ def nnexp_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def run_nnexp(
+    cwd: Path, *args: str, timeout: float = 300, **env: str
+) -> subprocess.CompletedProcess:
+    """``python -m nnexp ARGS`` in ``cwd`` with :func:`nnexp_env` plus ``env``."""
+    return subprocess.run(
+        [sys.executable, "-m", "nnexp", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=nnexp_env(**env),
+    )
+
+
 def server_env() -> dict[str, str]:
     """For ``mlflow server``/``mlflow ui`` and the processes that talk to them: no MLflow run
     selection, no telemetry (the network is closed)."""

@@ -21,21 +21,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from nnexp.build import DATA_KEYS as GENERATOR_KNOBS  # passed to a loader that takes them
 from nnexp.errors import ConfigError
 
-#: ``data.*`` keys passed to a data set's loader only when its signature takes them
-GENERATOR_KNOBS = (
-    "n_samples",
-    "noise",
-    "factor",
-    "n_arms",
-    "centers",
-    "n_features",
-    "cluster_std",
-    "path",
-    "target",
-    "task",
-)
 EARLY_STOPPING_KNOBS = ("monitor", "patience", "min_delta", "restore_best")
 
 

@@ -3,11 +3,9 @@ relative path stay the user's (README "Which store")."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-from nnexp_testing import nnexp_env
+from nnexp_testing import run_nnexp as nnexp
 
 TINY = [
     "data.n_samples=200",
@@ -16,17 +14,6 @@ TINY = [
     "tracking.log_model=false",
     "tracking.log_plots=false",
 ]
-
-
-def nnexp(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "nnexp", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=nnexp_env(),
-    )
 
 
 def run_ids(db: Path) -> set[str]:

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from nnexp_testing import FAST, nnexp_env
+from nnexp_testing import FAST
+from nnexp_testing import run_nnexp as nnexp
 
 from nnexp.project import project_root, store_dir, tracking_uri
 
 TINY = [*FAST, "trainer.epochs=3", "tracking.log_model=false", "tracking.log_plots=false"]
-
-
-def nnexp(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "nnexp", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=nnexp_env(**env),
-    )
 
 
 def experiments(db: Path) -> dict[str, list]:
