@@ -7,13 +7,13 @@ from pathlib import Path
 
 from nnexp_testing import run_nnexp as nnexp
 
-TINY = [
-    "data.n_samples=200",
+QUICK = [
     "trainer.epochs=2",
     "trainer.progress=false",
     "tracking.log_model=false",
     "tracking.log_plots=false",
 ]
+TINY = ["data.n_samples=200", *QUICK]
 
 
 def run_ids(db: Path) -> set[str]:
@@ -48,7 +48,7 @@ def test_job_chdir_outside_the_project_keeps_the_store_and_relative_paths(tmp_pa
 
     # a multirun (chdir into its job folders) with a relative data.path
     multi = nnexp(
-        project, "-m", *TINY, "data=csv", "data.path=mine.csv", "data.target=label",
+        project, "-m", *QUICK, "data=csv", "data.path=mine.csv", "data.target=label",
         f"hydra.sweep.dir={tmp_path / 'multi'}", "hydra.job.chdir=true", "seed=1,2",
     )  # fmt: skip
     assert multi.returncode == 0, multi.stderr
