@@ -51,6 +51,7 @@ def run_nnexp(
         text=True,
         timeout=timeout,
         env=nnexp_env(**env),
+        stdin=subprocess.DEVNULL,
     )
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from nnexp_testing import nnexp_env
+from nnexp_testing import run_nnexp
 
 FAST = [
     "data.n_samples=120",
@@ -69,14 +68,7 @@ class Cli:
 
     def __call__(self, cwd: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
         seed_store(cwd, self.template)
-        return subprocess.run(
-            [sys.executable, "-m", "nnexp", *args],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=nnexp_env(),
-        )
+        return run_nnexp(cwd, *args, timeout=timeout)
 
 
 def seed_store(workdir: Path, template: Path) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from nnexp_testing import nnexp_env
+from nnexp_testing import nnexp_env, run_nnexp
 
 TINY = ["data.n_samples=100", "trainer.progress=false"]
 NO_ARTIFACT_EXTRAS = ["tracking.log_plots=false", "tracking.log_model=false"]
@@ -34,15 +34,7 @@ MOMENTS: Counter = Counter()
 
 
 def run(args: list[str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "nnexp", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=nnexp_env(),
-        stdin=subprocess.DEVNULL,
-    )
+    return run_nnexp(cwd, *args, timeout=timeout)
 
 
 def start(args: list[str], cwd: Path) -> subprocess.Popen:
