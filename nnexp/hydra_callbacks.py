@@ -41,7 +41,7 @@ class MultirunParent(Callback):
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
         self.sweep_dir = discard_multirun_yaml(config)
         os.environ[SWEPT_KEYS_ENV] = ",".join(swept_keys(list(config.hydra.overrides.task)))
-        from nnexp.errors import ConfigError, Uncaught
+        from nnexp.errors import ConfigError, NnexpError, Uncaught
         from nnexp.multirun_check import check_job_file_secrets
 
         try:  # before any job file is written
@@ -64,7 +64,11 @@ class MultirunParent(Callback):
             self._discard()
             raise Uncaught(error) from None
         tracking = config.tracking
-        store = open_store(tracking.uri, tracking.experiment_name, tracking.artifact_location)
+        try:  # a store refused (a bad URI, MLFLOW_RUN_ID): one line, not Hydra's warning first
+            store = open_store(tracking.uri, tracking.experiment_name, tracking.artifact_location)
+        except NnexpError as error:  # ConfigError, TrackingError
+            self._discard()
+            raise Uncaught(error) from None
         overrides = shell_line(list(config.hydra.overrides.task))
         self.recorder = RunRecorder(
             store,

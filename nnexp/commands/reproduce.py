@@ -68,7 +68,7 @@ def main(args: list[str]) -> int:
     say(f"  config: {rebuilt.source}, {checked}")
     from nnexp.config.validate import validate_config
 
-    validate_config(cfg)
+    validate_config(cfg, effect=False)  # a value without effect then has none now either
     warn_provenance(run.tags)
 
     data = check_data(cfg, run.tags)

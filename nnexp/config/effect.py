@@ -8,12 +8,14 @@ Three kinds of value had no effect and were accepted:
 * the hidden-layer options (``model.norm``, ``model.dropout``, ``model.activation``) of a
   model without a hidden layer (``model=linear``, ``model.hidden_sizes=[]``).
 
-The schema keeps its defaults (every run logs the same params, old runs reproduce), so a knob
-is refused when the user *gave* it (an override on the command line, a sweep's trial line:
-``given`` holds their dotted keys) or when its value differs from the schema's default (an
-experiment file, a reproduced run's params). The activation is the exception: the ``mlp``
-option's ``tanh`` stays in a config with ``model.hidden_sizes=[]`` by default, so only an
-activation the user gave is refused there.
+The schema keeps its defaults (every run logs the same params), so a data or early-stopping
+knob is refused when its value differs from the schema's default, whether an override (the
+command line, a sweep's trial line: ``given`` holds their dotted keys) or a config file (an
+experiment) set it. At its default it changes nothing, not even the recorded params, and it is
+the way out of a value an experiment file sets for another data set (an override cannot delete
+it). ``reproduce`` skips these checks: a recorded value had no effect then either. The
+activation is the exception: the ``mlp`` option's ``tanh`` stays in a config with
+``model.hidden_sizes=[]`` by default, so only an activation the user gave is refused there.
 """
 
 from __future__ import annotations
@@ -28,15 +30,11 @@ EARLY_STOPPING_KNOBS = ("monitor", "patience", "min_delta", "restore_best")
 
 
 def given_keys(overrides: Iterable[str]) -> frozenset[str]:
-    """The dotted keys that override lines set: ``data.noise=0.7``, ``+data.noise=0.7``,
-    ``++x=1`` and ``~x`` give ``data.noise`` and ``x``; group selections (``data=xor``) give
-    their group name, which names no leaf key."""
-    keys = set()
-    for line in overrides:
-        key = str(line).split("=", 1)[0].strip().lstrip("+~")
-        if key:
-            keys.add(key)
-    return frozenset(keys)
+    """The dotted keys that override lines set (``+data.noise=0.7`` -> ``data.noise``; a group
+    selection such as ``data=xor`` gives its group name, which names no leaf key)."""
+    from nnexp.sweep.overrides import override_key
+
+    return frozenset(key for key in map(override_key, map(str, overrides)) if key)
 
 
 def check_values_take_effect(cfg: Any, overrides: Sequence[str] = ()) -> None:
@@ -59,11 +57,12 @@ def check_data_knobs(data: Any, given: frozenset[str] = frozenset()) -> None:
             continue
         key = f"data.{knob}"
         value = data.get(knob)
-        if key in given or value != getattr(default, knob):
+        if value != getattr(default, knob):
             uses = sorted(k for k in GENERATOR_KNOBS if k in takes)
             raise ConfigError(
                 f"{key}={value!r} is invalid: data={data.name} does not take it (it takes: "
-                f"{', '.join(uses) or 'no generator knob'}); remove the override"
+                f"{', '.join(uses) or 'no generator knob'}); "
+                + way_out(key, getattr(default, knob), given)
             )
 
 
@@ -77,11 +76,21 @@ def check_early_stopping(stop: Any, given: frozenset[str] = frozenset()) -> None
     for knob in EARLY_STOPPING_KNOBS:
         key = f"trainer.early_stopping.{knob}"
         value = stop[knob]
-        if key in given or value != getattr(default, knob):
+        if value != getattr(default, knob):
             raise ConfigError(
                 f"{key}={value!r} is invalid: it has no effect while early stopping is disabled "
-                "(set trainer.early_stopping.enabled=true or use trainer=early_stopping)"
+                "(set trainer.early_stopping.enabled=true or use trainer=early_stopping); "
+                + way_out(key, getattr(default, knob), given)
             )
+
+
+def way_out(key: str, default: Any, given: frozenset[str]) -> str:
+    """How to drop a value without effect: the override, or (set by a config file such as an
+    experiment, which an override cannot delete) its default, which changes nothing."""
+    if key in given:
+        return "remove the override"
+    shown = str(default).lower() if isinstance(default, bool) else default
+    return f"it comes from a config file (an experiment?): give {key}={shown}, its default"
 
 
 def check_hidden_layer_options(model: Any, given: frozenset[str] = frozenset()) -> None:

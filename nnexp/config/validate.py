@@ -20,11 +20,13 @@ OUTPUTS_AUTO = "auto"
 UNBOUNDED_KEYS = ("trainer.divergence_bound",)
 
 
-def validate_config(cfg: Any, overrides: Sequence[str] = ()) -> None:
+def validate_config(cfg: Any, overrides: Sequence[str] = (), *, effect: bool = True) -> None:
     """Raise :class:`ConfigError` for the first invalid value in ``cfg``.
 
     ``overrides`` are the lines the user gave (command line, a sweep trial's lines): a value
-    they give that would have no effect is refused (:mod:`nnexp.config.effect`)."""
+    they give that would have no effect is refused (:mod:`nnexp.config.effect`). ``effect=False``
+    skips that check: ``reproduce`` replays a recorded config, where such a value had no effect
+    when the run was made either (a run recorded before the check existed)."""
     for group in ("data", "model", "optimizer", "trainer", "tracking", "launcher"):
         if cfg.get(group) is not None:
             _check_finite(group, cfg[group])
@@ -40,9 +42,10 @@ def validate_config(cfg: Any, overrides: Sequence[str] = ()) -> None:
             "must be a tracking URI such as sqlite:///mlruns/mlflow.db",
         )
     _validate_warmup(cfg.optimizer.schedule, cfg.trainer.epochs)
-    from nnexp.config.effect import check_values_take_effect
+    if effect:
+        from nnexp.config.effect import check_values_take_effect
 
-    check_values_take_effect(cfg, overrides)
+        check_values_take_effect(cfg, overrides)
 
 
 def _validate_warmup(sched: Any, epochs: int) -> None:
@@ -133,7 +136,13 @@ def _validate_model(model: Any) -> None:
         if not 0.0 <= model.norm_momentum <= 1.0:
             _fail("model.norm_momentum", model.norm_momentum, "must be in [0, 1]")
     if not 0.0 <= model.label_smoothing <= 1.0:
-        _fail("model.label_smoothing", model.label_smoothing, "must be in [0, 1]")
+        _fail("model.label_smoothing", model.label_smoothing, "must be in [0, 1)")
+    if model.label_smoothing == 1.0:  # here too, not only with the data: before a multirun's parent
+        _fail(
+            "model.label_smoothing",
+            model.label_smoothing,
+            "it makes every target the same distribution, so there is nothing to learn; valid: [0, 1)",
+        )
 
 
 def _validate_optimizer(opt: Any) -> None:
@@ -211,7 +220,19 @@ def _validate_trainer(trainer: Any) -> None:
     # checked even while disabled: a bad value is refused, not kept for later
     _positive_int("trainer.early_stopping.patience", stop.patience)
     _at_least("trainer.early_stopping.min_delta", stop.min_delta, 0.0)
-    # the monitor is checked against the task's metrics once the data are known (preflight)
+    if stop.enabled:
+        # a metric of no task is refused here (before a multirun's parent exists); one of the
+        # other task is refused once the data are known (preflight.check_monitor)
+        from nnexp.preflight import epoch_metrics
+
+        known = [*epoch_metrics("classification"), *epoch_metrics("regression")]
+        if stop.monitor not in known:
+            _fail(
+                "trainer.early_stopping.monitor",
+                stop.monitor,
+                f"valid choices: {', '.join(dict.fromkeys(known))} (those of the data's task; "
+                "grad_norm is for optimizer.schedule.monitor)",
+            )
 
 
 def _check_finite(key: str, node: Any) -> None:

@@ -117,6 +117,7 @@ def sbatch_args(launcher: Any, count: int, job_name: str, folder: Path) -> list[
         f"--job-name={job_name}",
         f"--output={folder}/%A_%a.out",
         f"--chdir={Path.cwd()}",
+        "--export=ALL",  # the worker command travels in the environment (SBATCH_EXPORT aside)
         f"--cpus-per-task={int(launcher.cpus_per_task)}",
         "--ntasks=1",
     ]

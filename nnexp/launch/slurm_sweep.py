@@ -99,7 +99,7 @@ def check_launcher(launcher: Any) -> None:
                 f"launcher.extra_args entry {flag!r} is invalid: each is one sbatch flag such as "
                 "'--gres=gpu:1'"
             )
-        if str(flag).startswith("--export"):
+        if str(flag) == "--export" or str(flag).startswith("--export="):
             raise ConfigError(
                 f"launcher.extra_args entry {flag!r} is refused: the workers get their command "
                 "(and its passwords) through the environment sbatch passes by default "

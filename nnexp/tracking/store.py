@@ -72,11 +72,13 @@ def resolve_uri(uri: str | None, flag: str = "tracking.uri") -> str:
         uri = f"{head.lower()}://{rest}"
     scheme = uri.split("://", 1)[0].split("+", 1)[0] if "://" in uri else ""
     valid = ", ".join(s + "://" for s in LOCAL_SCHEMES)
+    if scheme in ("", "file") and file_store_allowed():
+        return uri  # MLflow's file store, which its MLFLOW_ALLOW_FILE_STORE=true still opens
     if scheme in ("", "file"):  # MLflow's file store: refused by MLflow 3.17 itself
         folder = uri[len("file://") :] if scheme == "file" else uri
         raise TrackingError(
             f"{key}={redact(uri)!r} is invalid: a folder is MLflow's file store, which MLflow "
-            f"3.17 refuses (maintenance mode); use a database such as "
+            f"3.17 refuses (maintenance mode) unless MLFLOW_ALLOW_FILE_STORE=true; use a database such as "
             f"sqlite:///{redact(folder.rstrip('/') or '.')}/mlflow.db (valid: {valid})"
         )
     if scheme not in LOCAL_SCHEMES:
@@ -89,6 +91,12 @@ def resolve_uri(uri: str | None, flag: str = "tracking.uri") -> str:
             path = Path.cwd() / path
         return SQLITE_PREFIX + str(path)
     return uri
+
+
+def file_store_allowed() -> bool:
+    """MLflow's own switch for its deprecated file store (read as MLflow reads it, without
+    importing MLflow)."""
+    return os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").strip().lower() in ("true", "1")
 
 
 def sqlite_path(uri: str) -> Path | None:

@@ -214,3 +214,23 @@ def test_sweep_parent_is_refused_with_a_pointer_to_its_runs(store):
         pass
     with pytest.raises(NnexpError, match=r"is a sweep parent.*runs --parent"):
         store.command("reproduce", parent.run_id)
+
+
+def test_a_recorded_value_without_effect_still_replays(store, capsys):
+    """A run recorded before no-effect values were refused (data=xor with the fixture's
+    data.n_samples=120, which XOR's loader never took) reproduces: the value had no effect then
+    and has none now; refusing it would leave the record unreproducible."""
+    from nnexp.config.compose import compose_config
+    from nnexp.config.validate import validate_config
+    from nnexp.errors import ConfigError
+    from nnexp.run import run_experiment
+
+    overrides = store.overrides("data=xor", "trainer.batch_size=null")
+    assert "data.n_samples=120" in overrides
+    cfg = compose_config(overrides, validate=False)  # as the previous version took it
+    with pytest.raises(ConfigError, match="data=xor does not take it"):
+        validate_config(cfg)  # what a new run is now told
+    run_id = run_experiment(cfg, overrides=overrides).run_id
+    assert store.client().get_run(run_id).data.params["data.n_samples"] == "120"
+    assert store.command("reproduce", run_id) == 0
+    assert "result: bit-identical" in capsys.readouterr().out

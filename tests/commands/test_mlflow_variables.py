@@ -45,12 +45,14 @@ def test_a_bad_uri_from_the_variable_names_the_variable_and_only_what_mlflow_ope
     from nnexp.tracking.store import resolve_uri
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", value)
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
     with pytest.raises(TrackingError) as error:
         resolve_uri(None)
     message = str(error.value)
     assert message == (
         f"MLFLOW_TRACKING_URI={value!r} is invalid: a folder is MLflow's file store, which "
-        f"MLflow 3.17 refuses (maintenance mode); use a database such as {suggested} (valid: "
+        f"MLflow 3.17 refuses (maintenance mode) unless MLFLOW_ALLOW_FILE_STORE=true; use a "
+        f"database such as {suggested} (valid: "
         "sqlite://, postgresql://, mysql://, mssql://, http://, https://, databricks://)"
     )
     with pytest.raises(TrackingError, match=r"^--tracking-uri='ftp://x' is invalid"):
@@ -110,3 +112,14 @@ def test_mlflow_run_id_is_refused_before_any_run(store, monkeypatch):
         "not resume another; unset it (env -u MLFLOW_RUN_ID python -m nnexp ...)"
     )
     assert [run.info.run_id for run in all_runs(store)] == [existing]
+
+
+def test_mlflows_own_switch_still_opens_its_file_store(monkeypatch):
+    """``MLFLOW_ALLOW_FILE_STORE=true`` makes MLflow 3.17 open its file store again: nnexp does
+    not refuse what MLflow would open (records made that way stay readable)."""
+    from nnexp.tracking.store import resolve_uri
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "file:///tmp/fs")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    assert resolve_uri(None) == "file:///tmp/fs"
+    assert resolve_uri("/tmp/plain", "--tracking-uri") == "/tmp/plain"

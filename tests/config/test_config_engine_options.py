@@ -112,7 +112,7 @@ def test_optimiser_flags_take_effect(opt, extra):
             ["model.norm_eps=0.001"],
             "model.norm_eps=0.001 is invalid: has no effect on model.norm=none",
         ),
-        (["model.label_smoothing=1.5"], "model.label_smoothing=1.5 is invalid: must be in [0, 1]"),
+        (["model.label_smoothing=1.5"], "model.label_smoothing=1.5 is invalid: must be in [0, 1)"),
         (
             ["trainer.clip_grad_norm=0"],
             "trainer.clip_grad_norm=0.0 is invalid: must be > 0 (or null: off)",
