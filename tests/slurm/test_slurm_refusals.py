@@ -45,6 +45,11 @@ CASES = {
         "launcher.extra_args entry 'gres=gpu:1' is invalid: each is one sbatch flag",
         "",
     ),
+    "export_in_extra_args": (  # the workers' command travels in the environment
+        [PG, *SERVER, "launcher.extra_args=['--export=NONE']"],
+        "launcher.extra_args entry '--export=NONE' is refused: the workers get their command",
+        "",
+    ),
 }
 
 
@@ -129,6 +134,7 @@ def test_sbatch_options_come_from_the_launcher_group(tmp_path, monkeypatch) -> N
         "--job-name=nnexp-lr",
         f"--output={tmp_path / 'out'}/%A_%a.out",
         f"--chdir={tmp_path}",
+        "--export=ALL",  # the worker command is in the environment, whatever SBATCH_EXPORT says
         "--cpus-per-task=2",
         "--ntasks=1",
         "--partition=gpu",
