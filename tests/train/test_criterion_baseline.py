@@ -143,6 +143,9 @@ def test_uniform_sigmoid_class_weights_do_not_change_the_diagnosis():
 
 
 def test_label_smoothing_one_leaves_nothing_to_learn_and_is_refused():
-    cfg = compose_config([*RUN, "data=blobs", "model.label_smoothing=1.0"])
-    with pytest.raises(ConfigError, match=r"model.label_smoothing=1.0 is invalid.*\[0, 1\)"):
-        run_experiment(cfg)
+    overrides = [*RUN, "data=blobs", "model.label_smoothing=1.0"]
+    refused = r"model.label_smoothing=1.0 is invalid.*\[0, 1\)"
+    with pytest.raises(ConfigError, match=refused):  # from the config alone (a multirun's check)
+        compose_config(overrides)
+    with pytest.raises(ConfigError, match=refused):  # and from the data's baseline
+        run_experiment(compose_config(overrides, validate=False))
