@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nnexp_forkserver
+
 FAST = ["data.n_samples=200", "trainer.epochs=12", "trainer.progress=false"]
 
 #: Set by nnexp itself (debugging, sweep workers, multirun jobs): never inherited by a test's
@@ -43,16 +45,9 @@ def nnexp_env(**extra: str) -> dict[str, str]:
 def run_nnexp(
     cwd: Path, *args: str, timeout: float = 300, **env: str
 ) -> subprocess.CompletedProcess:
-    """``python -m nnexp ARGS`` in ``cwd`` with :func:`nnexp_env` plus ``env``."""
-    return subprocess.run(
-        [sys.executable, "-m", "nnexp", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=nnexp_env(**env),
-        stdin=subprocess.DEVNULL,
-    )
+    """``python -m nnexp ARGS`` in ``cwd`` with :func:`nnexp_env` plus ``env`` (forked from a
+    preloaded Python: :mod:`nnexp_forkserver` says what that changes and what it does not)."""
+    return nnexp_forkserver.run(list(args), cwd, nnexp_env(**env), timeout)
 
 
 def server_env() -> dict[str, str]:
@@ -99,14 +94,7 @@ class NnexpCommand:
         return nnexp_env()
 
     def run(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "nnexp", *args],
-            cwd=self.workdir,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=self.env(),
-        )
+        return nnexp_forkserver.run(list(args), self.workdir, self.env(), timeout)
 
     def start(self, *args: str) -> subprocess.Popen:
         return subprocess.Popen(
