@@ -146,11 +146,17 @@ def read_curves(reader: Any, run: Any) -> Curves:
                 points = dict(reader.metric_history(run.run_id, key))
                 curves.series[key] = sorted((s, v) for s, v in points.items() if s > 0)
     if not curves.series.get("train_loss") and not curves.series.get("val_loss"):
-        raise NnexpError(
-            f"run {run.run_id} ({run.kind}) recorded no per-epoch losses; "
-            "compare training runs, not sweep or multirun parents"
+        diagnosis = run.tags.get("diagnosis")
+        why = f" (diagnosis: {diagnosis})" if diagnosis else ""
+        raise NoCurves(
+            f"compare: run {run.run_id} ({run.kind}) recorded no per-epoch losses{why}: "
+            "there is no curve to draw"
         )
     return curves
+
+
+class NoCurves(NnexpError):
+    """A training run without a single per-epoch loss (it diverged or failed before epoch 1)."""
 
 
 def read_group(reader: Any, parent: Any) -> tuple[Any, Curves, list[Any]]:
@@ -158,19 +164,41 @@ def read_group(reader: Any, parent: Any) -> tuple[Any, Curves, list[Any]]:
     the runs of its group."""
     from types import SimpleNamespace
 
-    from nnexp.commands.groups import group_members, mean_band
+    from nnexp.commands.groups import group_members, mean_band, runs_per_epoch_note
     from nnexp.stats import summarize
 
     members, what = group_members(reader, parent)
     if not members:
         raise NnexpError(f"compare: {parent.kind} {parent.run_id} has no finished runs to group")
-    member_curves = [read_curves(reader, run) for run in members]
+    member_curves, without = [], []
+    for run in members:
+        try:
+            member_curves.append(read_curves(reader, run))
+        except NoCurves:
+            without.append(run)
+    if without:
+        # a seed diverged before its first epoch: its curve is nothing to average; say so
+        left_out = ", ".join(
+            f"{short_id(run.run_id)} ({run.tags.get('diagnosis', MISSING)})" for run in without
+        )
+        print(
+            f"compare: {parent.kind} {short_id(parent.run_id)}: {len(without)} of "
+            f"{len(members)} {what} recorded no per-epoch losses, left out of its mean curve: "
+            f"{left_out}"
+        )
+    if not member_curves:
+        raise NnexpError(
+            f"compare: no run of {parent.kind} {parent.run_id} ({what}) recorded per-epoch "
+            "losses: there is no curve to draw"
+        )
     label = truncate(f"{parent.name} ({short_id(parent.run_id)})", LABEL_WIDTH - 12)
-    curves = Curves(f"{label} mean of {len(members)}")
+    curves = Curves(f"{label} mean of {len(member_curves)}")
     for key in {k for c in member_curves for k in c.series}:
         curves.series[key], curves.bands[key] = mean_band(
             [c.series.get(key, []) for c in member_curves]
         )
+    loss = "val_loss" if "val_loss" in curves.series else "train_loss"
+    curves.label += runs_per_epoch_note([c.series.get(loss, []) for c in member_curves])
     common = {
         k: v
         for k, v in members[0].params.items()
@@ -180,13 +208,14 @@ def read_group(reader: Any, parent: Any) -> tuple[Any, Curves, list[Any]]:
         key: summarize([r.metrics[key] for r in members if key in r.metrics]).mean
         for key in SUMMARY_METRICS
     }
+    counted = f"{len(member_curves)} of {len(members)}" if without else f"{len(members)}"
     column = SimpleNamespace(
         run_id=parent.run_id,
         name=parent.name,
         kind=parent.kind,
         params=common,
         metrics=metrics,
-        tags={"diagnosis": f"mean of {len(members)} {what}"},
+        tags={"diagnosis": f"mean of {counted} {what}"},
     )
     return column, curves, members
 

@@ -42,6 +42,7 @@ def build_parser() -> Any:
 
 def main(args: list[str]) -> int:
     opts = build_parser().parse_args(args)
+    check_counts(opts.top_k, opts.seeds)
     reader = open_reader(opts.tracking_uri)
     parent = reader.get_run(opts.parent)
     if parent.kind != "sweep":
@@ -73,3 +74,18 @@ def main(args: list[str]) -> int:
     from nnexp.cli import main as run_command
 
     return run_command(overrides)
+
+
+def check_counts(top_k: int, seeds: int) -> None:
+    """``--top-k``/``--seeds`` as the confirm phase checks them (:func:`check_confirm`), but
+    before the command is printed or any store is opened: a bad count is one line, alone."""
+    from nnexp.sweep.overrides import SEED_STRIDE
+
+    if top_k < 1:
+        raise NnexpError(f"confirm: --top-k {top_k} is invalid: must be >= 1 (configurations)")
+    if seeds < 2:
+        raise NnexpError(
+            f"confirm: --seeds {seeds} is invalid: must be >= 2 (an interval needs two values)"
+        )
+    if seeds >= SEED_STRIDE // 2:
+        raise NnexpError(f"confirm: --seeds {seeds} is invalid: must be < {SEED_STRIDE // 2}")

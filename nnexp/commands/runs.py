@@ -80,7 +80,12 @@ def build_parser() -> Any:
         help="sort by this metric, lowest first; -METRIC for highest first (default: %(default)s)",
     )
     parser.add_argument("--desc", action="store_true", help="sort highest first")
-    parser.add_argument("--limit", type=int, metavar="N", help="show only the first N runs")
+    parser.add_argument(
+        "--limit",
+        type=int,
+        metavar="N",
+        help="show only the first N runs (with --group-by: the first N groups, each over all its runs)",
+    )
     parser.add_argument(
         "--group-by",
         metavar="PARAM",
@@ -128,19 +133,23 @@ def main(args: list[str]) -> int:
         raise NnexpError(f"runs: no run has the metric {metric!r}; metrics: {', '.join(available)}")
     runs = sort_runs(runs, metric, descending)
     total = len(runs)
-    runs = runs[: opts.limit] if opts.limit else runs
     order = "highest" if descending else "lowest"
-    shown = f"{len(runs)} of {total}" if len(runs) < total else f"{total}"
-    shown += " run" if total == 1 else " runs"
-    if opts.group_by:
-        from nnexp.commands.groups import group_table
+    if opts.group_by:  # every matching run is grouped: --limit limits the groups shown
+        from nnexp.commands.groups import group_heading, group_table
 
-        heading = f"{title}: {total} runs grouped by {opts.group_by}, lowest mean {metric} first"
-        print(fit_heading(heading, parent))
-        for line in group_table(runs, opts.group_by, metric):
+        lines = group_table(runs, opts.group_by, metric, descending, opts.limit)
+        print(
+            fit_heading(
+                group_heading(title, runs, opts.group_by, metric, order, opts.limit), parent
+            )
+        )
+        for line in lines:
             print(line)
         print(f"store: {reader.described_uri}", flush=True)
         return 0
+    runs = runs[: opts.limit] if opts.limit else runs
+    shown = f"{len(runs)} of {total}" if len(runs) < total else f"{total}"
+    shown += " run" if total == 1 else " runs"
     print(fit_heading(f"{title}: {shown}, {metric} {order} first", parent))
     for line in format_table(runs, metric, parent):
         print(line)

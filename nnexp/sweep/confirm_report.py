@@ -100,11 +100,11 @@ def format_report(report: dict[str, Any]) -> str:
     """The console table printed after a sweep's summary."""
     metric, seeds = report["metric"], report["seeds"]
     lines = [
-        f"confirmed over {len(seeds)} seeds: {metric} mean ± sd [95% CI, Student t] "
-        "(test metrics likewise)"
+        f"confirmed over {len(seeds)} seeds{_used_seeds(report)}: {metric} mean ± sd "
+        "[95% CI, Student t] (test metrics likewise)"
     ]
     tests = (
-        [m for m in report["configs"][0]["stats"] if m.startswith("test_")]
+        [m for m in report["configs"][0]["stats"] if m.startswith("test_") and m != metric]
         if report["configs"]
         else []
     )
@@ -119,8 +119,8 @@ def format_report(report: dict[str, Any]) -> str:
             [
                 row["label"] + (" *" if row["label"] == report["winner"] else ""),
                 format_value(row["search_value"]),
-                _stat_text(stats.get(metric)),
-                *[_stat_text(stats.get(t)) for t in tests[:2]],
+                _stat_text(stats.get(metric), len(seeds)),
+                *[_stat_text(stats.get(t), len(seeds)) for t in tests[:2]],
                 params,
             ]
         )
@@ -247,13 +247,28 @@ def draw_report(report: dict[str, Any], path: Path) -> Path:
     return path
 
 
-def _stat_text(stats: dict[str, float] | None) -> str:
+def _used_seeds(report: dict[str, Any]) -> str:
+    """``""`` when every configuration has the metric on every seed, else the count the rows
+    use: ``" (2 with a best_val_loss: the others diverged or failed)"``."""
+    counts = sorted(
+        {int(row["stats"].get(report["metric"], {}).get("n", 0)) for row in report["configs"]}
+    )
+    if not counts or counts == [len(report["seeds"])]:
+        return ""
+    used = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+    return f" ({used} with a {report['metric']}: the others diverged or failed)"
+
+
+def _stat_text(stats: dict[str, float] | None, seeds: int | None = None) -> str:
+    """``mean ± sd [CI]``, with ``(n=K)`` when fewer than the ``seeds`` run have the value."""
     if not stats or not stats.get("n"):
         return "-"
     if stats["n"] == 1:
         return f"{stats['mean']:.4g} (n=1)"
+    count = f" (n={stats['n']})" if seeds is not None and stats["n"] < seeds else ""
     return (
         f"{stats['mean']:.4g} ± {stats['std']:.2g} [{stats['ci_low']:.4g}, {stats['ci_high']:.4g}]"
+        + count
     )
 
 

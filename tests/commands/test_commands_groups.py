@@ -94,14 +94,26 @@ def test_compare_draws_a_parent_as_its_mean_curve_with_a_band(seeds):
 
 
 def test_mean_band_is_the_per_epoch_mean_and_t_interval():
-    from nnexp.commands.groups import mean_band
+    from nnexp.commands.groups import mean_band, runs_per_epoch_note
 
-    runs = [[(1, 1.0), (2, 0.5), (3, 0.2)], [(1, 1.2), (2, 0.7)], [(1, 0.8), (2, 0.6), (3, 0.4)]]
+    runs = [
+        [(1, 1.0), (2, 0.5), (3, 0.2), (4, 0.1)],
+        [(1, 1.2), (2, 0.7)],
+        [(1, 0.8), (2, 0.6), (3, 0.4)],
+    ]
     means, band = mean_band(runs)
-    assert [e for e, _ in means] == [1, 2]  # epochs every run logged
+    # epochs at least two runs logged (was: only those every run logged, [1, 2]); epoch 4 has one
+    assert [e for e, _ in means] == [1, 2, 3]
     assert means[1][1] == pytest.approx(0.6)
+    assert means[2][1] == pytest.approx(0.3)  # over the two runs that reached epoch 3
     low, high = scipy.stats.t.interval(0.95, 2, loc=0.6, scale=scipy.stats.sem([0.5, 0.7, 0.6]))
     assert band[1] == pytest.approx((2, low, high))
+    low, high = scipy.stats.t.interval(0.95, 1, loc=0.3, scale=scipy.stats.sem([0.2, 0.4]))
+    assert band[2] == pytest.approx((3, low, high))
+    assert runs_per_epoch_note(runs) == "; n<3 from epoch 3, n=2 at epoch 3"
+    assert runs_per_epoch_note(runs[:1]) == ""
+    assert runs_per_epoch_note([runs[0][:2], runs[1]]) == ""
+    assert mean_band(runs[1:2]) == ([(1, 1.2), (2, 0.7)], [])  # one run alone: its own curve
 
 
 def test_group_table_gives_mean_sd_and_the_student_t_interval():
