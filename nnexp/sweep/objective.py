@@ -92,7 +92,10 @@ class TrialCallback:
         if self.prune and self.trial.should_prune():
             import optuna
 
-            raise optuna.TrialPruned(f"pruned at epoch {epoch} ({self.key}={value:.4g})")
+            told = (
+                f"best {self.key} so far {value:.4g}" if self.running else f"{self.key}={value:.4g}"
+            )
+            raise optuna.TrialPruned(f"pruned at epoch {epoch} ({told})")
 
 
 def trial_overrides(plan: Any, params: dict[str, Any], number: int) -> tuple[list[str], int]:

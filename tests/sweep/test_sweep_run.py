@@ -154,7 +154,10 @@ def test_pruner_prunes_a_hopeless_trial(bench, capsys) -> None:
     reported = pruned.intermediate_values[pruned_at]
     assert float(run.data.tags["trial_reported_value"]) == reported
     out = capsys.readouterr().out
-    assert f"nnexp: trial 2/3 PRUNED  pruned at epoch {pruned_at} (val_loss={reported:.4g})" in out
+    # the objective is best_val_loss: Optuna was told the best val_loss so far, not the epoch's
+    assert reported == min(p.value for p in history if p.step <= pruned_at)
+    told = f"pruned at epoch {pruned_at} (best val_loss so far {reported:.4g})"
+    assert f"nnexp: trial 2/3 PRUNED  {told}" in out
     summary_row = ["2", f"{reported:.4g}", f"PRUNED@{pruned_at}", "0.0001"]
     assert any(line.split()[:4] == summary_row for line in out.splitlines()), out
 
