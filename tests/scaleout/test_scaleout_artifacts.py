@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import secrets
 import subprocess
-import sys
 from pathlib import Path
 
+import nnexp_forkserver
 import pytest
 from nnexp_testing import FAST, server_env
 
@@ -22,14 +22,7 @@ TINY = [*FAST, "trainer.epochs=3", "tracking.log_plots=false", "tracking.log_mod
 
 
 def nnexp(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "nnexp", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=server_env(),
-    )
+    return nnexp_forkserver.run(list(args), cwd, server_env(), timeout=300)
 
 
 def test_a_tracking_server_keeps_the_artifacts_and_a_local_path_is_refused(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
+
+import nnexp_forkserver
 
 from nnexp.sweep.identity import default_study_name, identity_overrides, storage_key
 
@@ -52,14 +53,7 @@ def test_readme_sequence_runs_two_studies(bench) -> None:
 
 
 def _nnexp(bench, cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "nnexp", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=bench.env(),
-    )
+    return nnexp_forkserver.run(list(args), cwd, bench.env(), timeout=180)
 
 
 def test_moving_the_project_keeps_one_parent(bench, monkeypatch) -> None:

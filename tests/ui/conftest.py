@@ -7,11 +7,11 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nnexp_forkserver
 import pytest
 from chromium import fresh_browser, missing_browser
 from nnexp_testing import free_port, server_env, stop_group, wait_for_health
@@ -79,14 +79,7 @@ def sweep_store(tmp_path_factory: pytest.TempPathFactory) -> SweepStore:
     from mlflow.tracking import MlflowClient
 
     workdir = tmp_path_factory.mktemp("ui-sweep")
-    done = subprocess.run(
-        [sys.executable, "-m", "nnexp", *SWEEP_ARGS],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=SWEEP_TIMEOUT,
-        env=server_env(),
-    )
+    done = nnexp_forkserver.run(SWEEP_ARGS, workdir, server_env(), timeout=SWEEP_TIMEOUT)
     assert done.returncode == 0, f"sweep failed:\n{done.stdout}\n{done.stderr}"
     found = re.search(r"MLflow parent run ([0-9a-f]{32})", done.stdout)
     assert found, f"no parent run id in the sweep's output:\n{done.stdout}"
