@@ -131,7 +131,8 @@ class _Server:
     def run(
         self, args: list[str], cwd: Path, env: dict[str, str], timeout: float
     ) -> subprocess.CompletedProcess:
-        with tempfile.TemporaryDirectory(prefix="nnexp-fork-") as tmp, self.lock:
+        """One command; the caller holds :attr:`lock` (see :func:`_acquire`)."""
+        with tempfile.TemporaryDirectory(prefix="nnexp-fork-") as tmp:
             out, err = Path(tmp, "stdout"), Path(tmp, "stderr")
             self.connection.send((list(args), str(cwd), dict(env), str(out), str(err)))
             pid = self.connection.recv()
@@ -158,7 +159,26 @@ def _read(path: Path) -> str:
     return path.read_bytes().decode("utf-8", errors="replace") if path.exists() else ""
 
 
-_servers: dict[str, _Server] = {}
+#: This worker's servers: one per command running at the same time (tests that run several
+#: commands from threads get as many servers; a server runs one command at a time).
+_servers: list[_Server] = []
+_servers_lock = threading.Lock()
+
+
+def _acquire() -> _Server:
+    """A live server that runs nothing now, locked for the caller; a new one if all are busy."""
+    with _servers_lock:
+        _servers[:] = [server for server in _servers if server.alive()]
+        for server in _servers:
+            if server.lock.acquire(blocking=False):
+                return server
+        from nnexp_testing import nnexp_env
+
+        server = _Server(nnexp_env())
+        server.lock.acquire()
+        _servers.append(server)
+        atexit.register(server.close)
+        return server
 
 
 def _real_process(
@@ -182,15 +202,13 @@ def run(
     captured as text: a fork of the worker's server, or a real process (see the module)."""
     if os.environ.get(SWITCH, "1") == "0":
         return _real_process(args, cwd, env, timeout)
-    server = _servers.get("server")
-    if server is None or not server.alive():
-        from nnexp_testing import nnexp_env
-
-        server = _servers["server"] = _Server(nnexp_env())
-        atexit.register(server.close)
-    if not server.can_run(env):
-        return _real_process(args, cwd, env, timeout)
-    return server.run(args, cwd, env, timeout)
+    server = _acquire()
+    try:
+        if server.can_run(env):
+            return server.run(args, cwd, env, timeout)
+    finally:
+        server.lock.release()
+    return _real_process(args, cwd, env, timeout)
 
 
 # ----------------------------------------------------------------------------- server side

@@ -47,7 +47,28 @@ def test_a_forked_command_runs_in_the_tests_folder_and_environment(tmp_path: Pat
 
 def test_an_environment_that_changes_imports_runs_a_real_process(tmp_path: Path) -> None:
     nnexp_forkserver.run(["--help"], tmp_path, nnexp_env(), timeout=120)  # the server is up
-    server = nnexp_forkserver._servers["server"]
+    server = nnexp_forkserver._servers[0]
     assert server.can_run(nnexp_env())
     assert not server.can_run(nnexp_env(OPENBLAS_NUM_THREADS="7"))
     assert not server.can_run(nnexp_env(PYTHONPATH=str(tmp_path)))
+
+
+def test_commands_from_threads_run_at_the_same_time(tmp_path: Path) -> None:
+    """Each concurrent command gets its own server (the bad-input cases run three at a time)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    folders = [tmp_path / str(i) for i in range(3)]
+    for folder in folders:
+        folder.mkdir()
+    with ThreadPoolExecutor(3) as pool:
+        done = list(
+            pool.map(
+                lambda f: nnexp_forkserver.run(
+                    ["--cfg", "job", f"seed={f.name}"], f, nnexp_env(), 120
+                ),
+                folders,
+            )
+        )
+    assert [d.returncode for d in done] == [0, 0, 0]
+    assert [f"seed: {i}" in d.stdout for i, d in enumerate(done)] == [True] * 3
+    assert len(nnexp_forkserver._servers) >= 2
