@@ -1,7 +1,7 @@
 """Name what a learning curve shows: underfit, good, overfit, unstable or diverged.
 
-``diagnose(history, baseline_loss, loss_floor)`` reads the final epoch records and the
-validation curve of a ``History`` and compares them with ``baseline_loss``, the loss of the
+``diagnose(history, baseline_loss, loss_floor)`` reads the final epoch records and the train
+and validation curves of a ``History`` and compares them with ``baseline_loss``, the loss of the
 best constant prediction under the run's criterion (``nnexp.data.baseline.trivial_baseline``,
 label smoothing and class weights included). The baseline is the yardstick that makes the
 thresholds scale-free: "learnable" loss is the distance between the baseline and the least
@@ -76,8 +76,9 @@ Rules, first match wins (thresholds are the module constants below):
    The minimum of the smoothed curve is named by the epochs it averages (``mean of epochs
    35-44``): it is not the best single epoch.
 5. **good** otherwise: train loss well below the baseline, and validation not rising above
-   the train loss. The text says "stays close" only for a gap within ``OVERFIT_GAP``; a
-   larger gap on a curve still improving late is said to be large.
+   the train loss. The text says "stays close" only for a gap within ``OVERFIT_GAP`` either
+   way; a larger gap on a curve still improving late is said to be large, a validation loss
+   far below the train loss is said to be below it.
 
 This module is plain Python (it does not even need NumPy).
 """
@@ -372,8 +373,8 @@ def diagnose(history: Any, baseline_loss: float, loss_floor: float = 0.0) -> Dia
     if val_rose:  # 3c: it rose, but ends at or below the train loss
         return done(
             "good",
-            f"{head}; {rose_text[0].lower()}{rose_text[1:]}, but it stays below the train "
-            f"loss (gap {_percent(rel_gap)} of {baseline_unit}): no generalisation gap.",
+            f"{head}; {rose_text[0].lower()}{rose_text[1:]}, but it ends no higher than the "
+            f"train loss (gap {_percent(rel_gap)} of {baseline_unit}): no generalisation gap.",
         )
     if rel_gap > OVERFIT_GAP:
         return done(
@@ -382,6 +383,12 @@ def diagnose(history: Any, baseline_loss: float, loss_floor: float = 0.0) -> Dia
             f"{baseline_unit}, a large gap (overfit above {OVERFIT_GAP:.0%} once validation "
             f"stops improving), but it was still improving late: lowest {low_span}, of "
             f"{trained_last} epochs trained.",
+        )
+    if rel_gap < -OVERFIT_GAP:  # validation far below train (dropout, noisy train labels)
+        return done(
+            "good",
+            f"{head} and validation loss {val:.4g} is below it by {_percent(-rel_gap)} of "
+            f"{baseline_unit} (best at epoch {best_epoch} of {last}).",
         )
     return done(
         "good",

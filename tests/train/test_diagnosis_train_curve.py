@@ -133,7 +133,7 @@ def test_validation_rising_to_below_a_steady_train_loss_is_no_overfit():
     assert d.label == "good", d.reason
     assert d.reason.endswith(
         "validation loss rose 67% from its minimum 0.15 (epoch 3; best single epoch 3) to 0.25 "
-        "by epoch 10, but it stays below the train loss (gap -7% of baseline): no "
+        "by epoch 10, but it ends no higher than the train loss (gap -7% of baseline): no "
         "generalisation gap."
     )
 
@@ -193,6 +193,16 @@ def test_a_large_gap_still_closing_is_good_but_never_called_close():
         "baseline, a large gap (overfit above 25% once validation stops improving), but it was "
         "still improving late: lowest over epochs 91-100 (10-epoch mean), of 100 epochs trained."
     ) in d.reason
+
+
+def test_a_validation_loss_far_below_the_train_loss_is_not_called_close():
+    train = [0.6, 0.5, 0.4, 0.35, 0.32, 0.30, 0.30, 0.30, 0.30, 0.30]
+    val = [0.5, 0.3, 0.2, 0.15, 0.12, 0.11, 0.105, 0.10, 0.10, 0.10]
+    d = diagnose(make_history(train, val), BASE)
+    assert d.label == "good" and d.relative_gap < -dg.OVERFIT_GAP
+    assert d.reason.endswith(
+        "and validation loss 0.1 is below it by 29% of baseline (best at epoch 8 of 10)."
+    )
 
 
 def test_good_says_close_only_within_the_gap_threshold():
