@@ -1,7 +1,7 @@
-"""Name what a learning curve shows: underfit, good, overfit or diverged.
+"""Name what a learning curve shows: underfit, good, overfit, unstable or diverged.
 
-``diagnose(history, baseline_loss, loss_floor)`` reads the final epoch records and the
-validation curve of a ``History`` and compares them with ``baseline_loss``, the loss of the
+``diagnose(history, baseline_loss, loss_floor)`` reads the final epoch records and the train
+and validation curves of a ``History`` and compares them with ``baseline_loss``, the loss of the
 best constant prediction under the run's criterion (``nnexp.data.baseline.trivial_baseline``,
 label smoothing and class weights included). The baseline is the yardstick that makes the
 thresholds scale-free: "learnable" loss is the distance between the baseline and the least
@@ -31,6 +31,9 @@ With ``W == 1`` every number below is the raw one. Numbers (all in ``Diagnosis``
     best_val_epoch     = epoch of the raw minimal val loss (= history.best_epoch, what the
                          plot marks); last_epoch = the last epoch read (the kept one)
     kept_epoch         = the epoch early stopping restored, when earlier than the last one
+    train_at_min_val   = the smoothed train loss over the epochs of min_val_loss
+    train_rise         = highest smoothed train loss from those epochs on - train_at_min_val
+                         (>= 0)
 
 Rules, first match wins (thresholds are the module constants below):
 
@@ -39,17 +42,43 @@ Rules, first match wins (thresholds are the module constants below):
    removed even half of the loss that the trivial predictor leaves on the *training* data, so
    it lacks capacity, training time or a usable learning rate. Checked before overfitting:
    a model that cannot fit its training set has a bias problem first.
-3. **overfit** if either
-   a. the validation loss rose from its minimum: ``relative_val_rise > OVERFIT_VAL_RISE``
-      (10 %) *and* ``val_rise / learnable > OVERFIT_VAL_RISE_MIN`` (5 % of the baseline,
-      so noise on an almost-zero validation loss does not count); or
-   b. a large gap that stopped closing: ``relative_gap > OVERFIT_GAP`` (25 % of the baseline)
-      *and* ``best_val_epoch <= OVERFIT_BEST_EPOCH_FRACTION * last_epoch`` (the best
-      validation epoch lies in the first 80 % of training). The minimum of the smoothed curve
-      is named by the epochs it averages (``mean of epochs 35-44``): it is not the best
-      single epoch.
-4. **good** otherwise: train loss well below the baseline, validation close to train and not
-   rising.
+3. When the validation loss rose from its minimum, ``relative_val_rise > OVERFIT_VAL_RISE``
+   (10 %) *and* ``val_rise / learnable > OVERFIT_VAL_RISE_MIN`` (5 % of the baseline, so noise
+   on an almost-zero validation loss does not count), the *train* curve over the same epochs
+   decides what the rise means. ``train_at_min_val`` is the smoothed train loss over the
+   epochs of the validation minimum, ``train_rise`` how far the smoothed train loss climbed
+   above it afterwards (to its highest point, which may lie before the last epoch):
+
+   a. **unstable** if the train loss rose too: ``train_rise > UNSTABLE_TRAIN_RISE`` (10 %) of
+      ``train_at_min_val - floor`` *and* ``train_rise > UNSTABLE_TRAIN_SHARE`` (a quarter) of
+      ``val_rise``. Overfitting means the model keeps fitting the training data better while
+      it generalises worse: train falls or stays, validation rises, the gap opens. When the
+      train loss climbs with the validation loss, the optimiser is not descending (too large
+      a step, exploding updates): the cure is a lower learning rate or gradient clipping, and
+      "regularise" would be wrong advice. The share condition keeps a tiny train loss's
+      jitter (0.020 -> 0.023 while validation climbs by 0.2, a gap opening) an overfit.
+      Why a verdict of its own rather than "overfit" with another text: the label is a plain
+      string everywhere it is shown (console, the ``diagnosis`` tag, ``runs``, sweep tables),
+      so a fifth value needs no change there, and a sweep filtering ``diagnosis=overfit``
+      should not get runs whose learning rate is the problem.
+   b. **overfit** if the train loss did not rise so (it fell, or stayed within those bounds)
+      and the validation loss ends above the train loss (``gap > 0``): the gap opened.
+   c. otherwise the validation loss rose but ends at or below the train loss: no
+      generalisation gap, so no overfit; the rules below go on (and the good text says so).
+      (A positive gap that did not widen cannot get here: the train loss would have risen by
+      more than the validation loss, which 3a calls unstable.)
+4. **overfit** if a large gap stopped closing: ``relative_gap > OVERFIT_GAP`` (25 % of the
+   baseline) *and* the smoothed validation curve was lowest at or before
+   ``OVERFIT_BEST_EPOCH_FRACTION`` (80 %) of the epochs trained. The smoothed curve, not the
+   best single epoch, because one lucky noisy epoch near the end must not hide a plateau; and
+   all *trained* epochs, because with early stopping the kept epoch is the best one by
+   construction, yet the epochs after it show whether the validation loss stopped improving.
+   The minimum of the smoothed curve is named by the epochs it averages (``mean of epochs
+   35-44``): it is not the best single epoch.
+5. **good** otherwise: train loss well below the baseline, and validation not rising above
+   the train loss. The text says "stays close" only for a gap within ``OVERFIT_GAP`` either
+   way; a larger gap on a curve still improving late is said to be large, a validation loss
+   far below the train loss is said to be below it.
 
 This module is plain Python (it does not even need NumPy).
 """
@@ -69,12 +98,14 @@ __all__ = [
     "SMOOTHING_EPOCHS_PER_POINT",
     "SMOOTHING_MAX_WINDOW",
     "UNDERFIT_TRAIN_RATIO",
+    "UNSTABLE_TRAIN_RISE",
+    "UNSTABLE_TRAIN_SHARE",
     "Diagnosis",
     "diagnose",
     "smoothing_window",
 ]
 
-LABELS = ("underfit", "good", "overfit", "diverged")
+LABELS = ("underfit", "good", "overfit", "unstable", "diverged")
 
 #: smoothing: one trailing-mean epoch per this many epochs ...
 SMOOTHING_EPOCHS_PER_POINT = 10
@@ -88,8 +119,13 @@ OVERFIT_VAL_RISE = 0.10
 OVERFIT_VAL_RISE_MIN = 0.05
 #: overfit if (val - train) / baseline exceeds this ...
 OVERFIT_GAP = 0.25
-#: ... and the best val epoch is at or before this fraction of the last epoch.
+#: ... and the smoothed val curve was lowest at or before this fraction of the epochs trained.
 OVERFIT_BEST_EPOCH_FRACTION = 0.8
+#: a rising val loss is unstable training, not overfitting, when the train loss rose above its
+#: value at the val minimum by more than this fraction of it ...
+UNSTABLE_TRAIN_RISE = 0.10
+#: ... and by more than this fraction of the val loss's rise.
+UNSTABLE_TRAIN_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -116,6 +152,8 @@ class Diagnosis:
     stop_reason: str | None = None
     loss_floor: float = 0.0
     kept_epoch: int | None = None
+    train_at_min_val: float | None = None
+    train_rise: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Flat dict for logging (``diagnosis_*`` tags/metrics); None for missing numbers."""
@@ -181,10 +219,12 @@ def diagnose(history: Any, baseline_loss: float, loss_floor: float = 0.0) -> Dia
         "loss_floor": floor,
         "kept_epoch": kept,
     }
-    min_val_span = ""
+    min_val_span = peak_span = ""
+    train_peak_is_last = True
     if epochs:
         w = min(smoothing_window(len(trained)), len(epochs))
-        train = _trailing_means([float(r["train_loss"]) for r in epochs], w)[-1]
+        smooth_train = _trailing_means([float(r["train_loss"]) for r in epochs], w)
+        train = smooth_train[-1]
         numbers.update(
             final_train_loss=train,
             train_vs_baseline=(train - floor) / learnable,
@@ -199,6 +239,10 @@ def diagnose(history: Any, baseline_loss: float, loss_floor: float = 0.0) -> Dia
             min_val_span = _epochs_span(int(epochs[at]["epoch"]), int(epochs[at + w - 1]["epoch"]))
             rise = max(val - min_val, 0.0)
             above = min_val - floor
+            later = smooth_train[at:]  # the train curve from the val minimum's epochs on
+            peak = at + later.index(max(later))
+            peak_span = _epochs_span(int(epochs[peak]["epoch"]), int(epochs[peak + w - 1]["epoch"]))
+            train_peak_is_last = peak == len(smooth_train) - 1
             numbers.update(
                 final_val_loss=val,
                 gap=val - train,
@@ -207,6 +251,8 @@ def diagnose(history: Any, baseline_loss: float, loss_floor: float = 0.0) -> Dia
                 best_val_epoch=int(epochs[raw.index(min(raw))]["epoch"]),  # first on ties
                 val_rise=rise,
                 relative_val_rise=rise / above if above > 0 else (0.0 if rise == 0 else None),
+                train_at_min_val=smooth_train[at],
+                train_rise=max(later) - smooth_train[at],
             )
 
     def done(label: str, reason: str) -> Diagnosis:
@@ -266,46 +312,114 @@ def diagnose(history: Any, baseline_loss: float, loss_floor: float = 0.0) -> Dia
     rel_rise = numbers["relative_val_rise"]
     rel_gap = numbers["relative_gap"]
 
-    # 3a. overfit: validation loss rose from its minimum
-    if (
+    train_at_min = numbers["train_at_min_val"]
+    train_rise = numbers["train_rise"]
+    advice = (
+        "regularise or get more data" if kept is not None
+        else "regularise, get more data or stop earlier"
+    )  # fmt: skip
+
+    # 3. validation loss rose from its minimum: the train curve says why
+    val_rose = (
         rel_rise is not None
         and rel_rise > OVERFIT_VAL_RISE
         and rise / learnable > OVERFIT_VAL_RISE_MIN
+    )
+    rose_text = (
+        f"Validation loss{means} rose {_percent(rel_rise or 0.0)} from its minimum {min_val:.4g} "
+        f"({min_val_span}; best single epoch {best_epoch}) to {val:.4g} by epoch {last}"
+    )
+    # 3a. unstable: the train loss rose with it
+    if (
+        val_rose
+        and train_rise > UNSTABLE_TRAIN_RISE * (train_at_min - floor)
+        and train_rise > UNSTABLE_TRAIN_SHARE * rise
     ):
+        peak = train_at_min + train_rise
+        climb = (
+            f"to {train:.4g} by epoch {last}"
+            if train_peak_is_last
+            else f"to {peak:.4g} ({peak_span}), ending at {train:.4g} by epoch {last}"
+        )
+        return done(
+            "unstable",
+            f"{rose_text}, and train loss rose too, from {train_at_min:.4g} ({min_val_span}) "
+            f"{climb} (baseline {baseline:.4g}): train and validation loss rising together is "
+            "unstable training, not overfitting; lower the learning rate or clip gradients.",
+        )
+    # 3b. overfit: train fell or stayed while validation rose above it
+    if val_rose and rel_gap > 0:
+        went = "fell" if train < train_at_min else "moved only"
         return done(
             "overfit",
-            f"Validation loss{means} rose {_percent(rel_rise)} from its minimum {min_val:.4g} "
-            f"({min_val_span}; best single epoch {best_epoch}) to {val:.4g} by epoch {last} "
-            f"while train loss fell to {train:.4g} (baseline {baseline:.4g}): regularise, get "
-            "more data or stop earlier.",
+            f"{rose_text} while train loss {went} from {train_at_min:.4g} (the same "
+            f"{'epochs' if w > 1 else 'epoch'}) to {train:.4g} (a gap "
+            f"of {_percent(rel_gap)} of the {baseline_unit} {baseline:.4g}): {advice}.",
         )
-    # 3b. overfit: large gap that stopped closing
-    if rel_gap > OVERFIT_GAP and best_epoch <= OVERFIT_BEST_EPOCH_FRACTION * last:
+    # 4. overfit: large gap that stopped closing (over all trained epochs, see the module doc)
+    low_epoch, low_span = _lowest_smoothed_val(trained, smoothing_window(len(trained)))
+    trained_last = int(trained[-1]["epoch"])
+    if rel_gap > OVERFIT_GAP and low_epoch <= OVERFIT_BEST_EPOCH_FRACTION * trained_last:
         return done(
             "overfit",
             f"Validation loss{means} {val:.4g} exceeds train loss {train:.4g} by "
             f"{_percent(rel_gap)} of the {baseline_unit} {baseline:.4g} (overfit above "
-            f"{OVERFIT_GAP:.0%}) and stopped improving at epoch {best_epoch} of {last}: "
-            "regularise, get more data or stop earlier.",
+            f"{OVERFIT_GAP:.0%}) and stopped improving: lowest {low_span}, of {trained_last} "
+            f"epochs trained: {advice}.",
         )
 
-    # 4. good
+    # 5. good
+    head = f"Train loss{means} {train:.4g} is {of_baseline}"
+    if val_rose:  # 3c: it rose, but ends at or below the train loss
+        return done(
+            "good",
+            f"{head}; {rose_text[0].lower()}{rose_text[1:]}, but it ends no higher than the "
+            f"train loss (gap {_percent(rel_gap)} of {baseline_unit}): no generalisation gap.",
+        )
+    if rel_gap > OVERFIT_GAP:
+        return done(
+            "good",
+            f"{head}; validation loss {val:.4g} is above it by {_percent(rel_gap)} of "
+            f"{baseline_unit}, a large gap (overfit above {OVERFIT_GAP:.0%} once validation "
+            f"stops improving), but it was still improving late: lowest {low_span}, of "
+            f"{trained_last} epochs trained.",
+        )
+    if rel_gap < -OVERFIT_GAP:  # validation far below train (dropout, noisy train labels)
+        return done(
+            "good",
+            f"{head} and validation loss {val:.4g} is below it by {_percent(-rel_gap)} of "
+            f"{baseline_unit} (best at epoch {best_epoch} of {last}).",
+        )
     return done(
         "good",
-        f"Train loss{means} {train:.4g} is {of_baseline} and validation loss {val:.4g} stays "
-        f"close (gap {_percent(rel_gap)} of {baseline_unit}, best at epoch {best_epoch} of "
-        f"{last}).",
+        f"{head} and validation loss {val:.4g} stays close (gap {_percent(rel_gap)} of "
+        f"{baseline_unit}, best at epoch {best_epoch} of {last}).",
     )
+
+
+def _lowest_smoothed_val(records: list[dict], w: int) -> tuple[int, str]:
+    """The last epoch of the window where the ``w``-epoch trailing mean of the val loss is
+    lowest (first on ties), and that window said (``over epochs 27-30 (4-epoch mean)``,
+    ``at epoch 30``)."""
+    w = min(w, len(records))
+    smooth = _trailing_means([float(r["val_loss"]) for r in records], w)
+    at = smooth.index(min(smooth))
+    first, end = int(records[at]["epoch"]), int(records[at + w - 1]["epoch"])
+    return end, f"at epoch {end}" if w == 1 else f"over epochs {first}-{end} ({w}-epoch mean)"
 
 
 def _after_kept(history: Any, kept: int, baseline: float, floor: float) -> str:
     """The sentence on the epochs early stopping trained after the one it kept: whether the
-    curves over all trained epochs overfit (the same rules, on the whole history) or the later
-    epochs merely did not improve."""
+    curves over all trained epochs overfit or were unstable (the same rules, on the whole
+    history) or the later epochs merely did not improve."""
     trained = list(history.epochs)
     last = int(trained[-1]["epoch"])
     said = f"Early stopping kept epoch {kept} of {last} (the saved model, measured above)"
     whole = diagnose(_WholeCurve(trained, getattr(history, "stop_reason", None)), baseline, floor)
+    if whole.label == "unstable":  # its reason is true of the whole curve: say it
+        return (
+            f"{said}; over all {last} epochs trained: {whole.reason[0].lower()}{whole.reason[1:]}"
+        )
     if whole.label != "overfit":
         return f"{said}; the {last - kept} epochs after it did not improve on it."
     w = whole.smoothing_window

@@ -29,6 +29,7 @@ _LABEL_COLOURS = {
     "good": "#1a7f37",
     "underfit": "#b35900",
     "overfit": "#c62828",
+    "unstable": "#d84315",
     "diverged": "#6a1b9a",
 }
 _TRAIN_COLOUR = "#1f77b4"

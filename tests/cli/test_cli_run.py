@@ -48,7 +48,7 @@ def test_single_run_is_recorded_completely(nnexp_cmd):
     assert metrics["best_epoch"] in range(1, 13)
 
     tags = run.data.tags
-    assert tags["diagnosis"] in ("underfit", "good", "overfit", "diverged")
+    assert tags["diagnosis"] in ("underfit", "good", "overfit", "unstable", "diverged")
     assert tags["seed"] == "3"
     assert tags["overrides"].split() == [*FAST, "seed=3", "optimizer.lr=0.02"]
     assert len(tags["git_commit"]) == 40 or tags["git_commit"] == "unknown"
@@ -85,7 +85,7 @@ def test_a_run_without_the_pyfunc_model_is_recorded_the_same_way(nnexp_cmd):
     assert tags["mlflow.user"] and tags["mlflow.source.type"] == "LOCAL"
     assert tags["mlflow.source.name"].endswith("__main__.py")
     assert tags["mlflow.note.content"].startswith("`python -m nnexp ")
-    assert tags["diagnosis"] in ("underfit", "good", "overfit", "diverged")
+    assert tags["diagnosis"] in ("underfit", "good", "overfit", "unstable", "diverged")
     assert tags["stop_reason"] == "completed"
     history = nnexp_cmd.client().get_metric_history(run.info.run_id, "val_loss")
     assert [m.step for m in history] == list(range(1, 13))
