@@ -117,9 +117,20 @@ def _describe_omegaconf_error(exc: BaseException, cause: Any) -> str:
         valid = _valid_keys(parent)
         where = f"'{parent}'" if parent else "the root config"
         choices = f"; valid keys in {where}: {', '.join(valid)}" if valid else ""
-        return f"unknown config key '{key or leaf}'{choices}"
+        return f"unknown config key '{key or leaf}'{choices}{_append_hint(exc, valid)}"
     prefix = f"{override}: " if override else (f"{key}: " if key else "")
     return f"{prefix}{message}"
+
+
+def _append_hint(exc: BaseException, valid: list[str]) -> str:
+    """Hydra's "To append to your config use +KEY=VALUE" (second line of its message), for a key
+    of an open dictionary (``sweep.pruner.args``) that the schema does not list."""
+    marker = "To append to your config use "
+    lines = [line.strip() for line in str(exc).splitlines()]
+    hint = next((line[len(marker) :] for line in lines if line.startswith(marker)), "")
+    if valid or not hint:
+        return ""
+    return f" (not set yet; to add it use {hint})"
 
 
 def _override_from_message(text: str) -> str:
