@@ -692,8 +692,15 @@ CASES = [
         "sweep-pruner-argument-without-plus",
         "sweep",
         [*SWEEP, "sweep.pruner.name=percentile", "sweep.pruner.args.percentile=25"],
-        "unknown config key 'sweep.pruner.args.percentile' (not set yet; to add it use "
-        "+sweep.pruner.args.percentile=25)",
+        "unknown config key 'sweep.pruner.args.percentile': 'sweep.pruner.args' sets "
+        "n_startup_trials, n_warmup_steps, interval_steps so far; to add it use "
+        "+sweep.pruner.args.percentile=25",
+    ),
+    Case(
+        "sweep-space-unknown-entry",  # listed no valid keys
+        "sweep",
+        [*SWEEP, "sweep.space.width.low=1"],
+        "unknown config key 'sweep.space.width'; valid keys in 'sweep.space': lr",
     ),
     Case(
         "resolve-without-cfg",  # Hydra's ValueError, exit 1
