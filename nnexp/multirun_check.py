@@ -29,8 +29,10 @@ def job_variants(task_overrides: Sequence[str]) -> list[list[str]]:
     alternatives: list[list[str]] = []
     for override in parser.parse_overrides(list(task_overrides)):
         key = override.get_key_element()
+        if override.is_sweep_override() and not override.is_discrete_sweep():
+            return []  # interval(): refused with Hydra's basic sweeper (nnexp.override_check)
         if override.is_sweep_override():
-            check_multirun_sweep(override)  # an interval or an empty range
+            check_multirun_sweep(override)  # an empty range
             values = [f"{key}={value}" for value in override.sweep_string_iterator()]
             if not values:
                 raise _empty_glob(override, loader)
