@@ -139,6 +139,10 @@ def _check_hydra_flags(args: list[str]) -> None:
     modes = [parsed.run, parsed.multirun, parsed.cfg, parsed.info, parsed.shell_completion]
     if sum(bool(mode) for mode in modes) > 1:  # Hydra's own rule, raised as a ValueError later
         one_line("only one of --run, --multirun (-m), --cfg, --info and --shell-completion")
+    from nnexp.override_check import check_flags, check_overrides
+
+    check_flags(parsed)
+    check_overrides(parsed.overrides, bool(parsed.multirun))
 
 
 def _hydra_entry() -> None:
@@ -269,6 +273,11 @@ def _composition_message(exc: BaseException) -> str | None:
         from omegaconf.errors import OmegaConfBaseException
     except ImportError:  # pragma: no cover
         return None
+    from nnexp.override_check import composition_hint
+
+    hint = composition_hint(exc, sys.argv[1:])
+    if hint is not None and (isinstance(exc, HydraException) or _applying_overrides(exc)):
+        return hint
     if isinstance(exc, HydraException | OmegaConfBaseException):
         from nnexp.config.compose import describe_config_error
 
@@ -291,6 +300,17 @@ def _null_group_message() -> str | None:
             options = sorted(path.stem for path in group.glob("*.yaml"))
             return f"{word}: '{key}' is a config group; valid options: {', '.join(options)}"
     return None
+
+
+def _applying_overrides(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while Hydra applied the overrides to the composed config."""
+    import traceback
+
+    return any(
+        frame.filename.replace(os.sep, "/").endswith("/hydra/_internal/config_loader_impl.py")
+        and frame.name == "_apply_overrides_to_config"
+        for frame in traceback.extract_tb(exc.__traceback__)
+    )
 
 
 def _raised_by_hydras_composition(exc: BaseException) -> bool:

@@ -16,17 +16,27 @@ from typing import Any
 
 def job_variants(task_overrides: Sequence[str]) -> list[list[str]]:
     """Override lists that together use every value of every swept key once (Hydra's basic
-    sweeper's expansion: ``key=a,b``, ``range(...)``, ``choice(...)``)."""
+    sweeper's expansion: ``key=a,b``, ``range(...)``, ``choice(...)``, ``glob(...)``, the last
+    with the config loader of the running Hydra, as the sweeper does)."""
+    from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
+    from nnexp.override_check import check_multirun_sweep
+
+    global_hydra = GlobalHydra.instance()
+    loader = global_hydra.config_loader() if global_hydra.is_initialized() else None
+    parser = OverridesParser.create(config_loader=loader)
     alternatives: list[list[str]] = []
-    for override in OverridesParser.create().parse_overrides(list(task_overrides)):
+    for override in parser.parse_overrides(list(task_overrides)):
         key = override.get_key_element()
-        if override.is_sweep_override() and override.is_discrete_sweep():
+        if override.is_sweep_override() and not override.is_discrete_sweep():
+            return []  # interval(): refused with Hydra's basic sweeper (nnexp.override_check)
+        if override.is_sweep_override():
+            check_multirun_sweep(override)  # an empty range
             values = [f"{key}={value}" for value in override.sweep_string_iterator()]
-            alternatives.append(values or [override.input_line])
-        elif override.is_sweep_override():
-            return []  # an interval sweep: Hydra's basic sweeper reports it itself
+            if not values:
+                raise _empty_glob(override, loader)
+            alternatives.append(values)
         else:
             alternatives.append([f"{key}={override.get_value_element_as_str()}"])
     first = [values[0] for values in alternatives]
@@ -37,6 +47,18 @@ def job_variants(task_overrides: Sequence[str]) -> list[list[str]]:
             variant[index] = value
             variants.append(variant)
     return variants
+
+
+def _empty_glob(override: Any, loader: Any) -> Exception:
+    """``optimizer=glob(lion*)``: a glob no option matches would run no job at all."""
+    from nnexp.errors import ConfigError
+
+    group = override.key_or_group
+    options = loader.get_group_options(group) if loader is not None else []
+    return ConfigError(
+        f"{override.input_line} matches no option of '{group}'; valid options: "
+        f"{', '.join(options) or '(none)'}"
+    )
 
 
 def check_cluster_store(config: Any) -> None:

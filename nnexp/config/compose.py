@@ -114,12 +114,36 @@ def _describe_omegaconf_error(exc: BaseException, cause: Any) -> str:
     override = _override_from_message(str(exc))
     if "not in" in message or "Could not override" in str(exc) or "Key '" in message:
         parent, _, leaf = (key or override.split("=")[0].lstrip("+~")).rpartition(".")
-        valid = _valid_keys(parent)
+        if parent.endswith(".args") and _append_hint(exc):  # an open dict: Optuna's arguments
+            present = ", ".join(_present_keys(cause)) or "nothing"
+            return (
+                f"unknown config key '{key or leaf}': '{parent}' sets {present} so far; "
+                f"to add it use {_append_hint(exc)}"
+            )
+        valid = _valid_keys(parent) or _present_keys(cause)
         where = f"'{parent}'" if parent else "the root config"
         choices = f"; valid keys in {where}: {', '.join(valid)}" if valid else ""
         return f"unknown config key '{key or leaf}'{choices}"
     prefix = f"{override}: " if override else (f"{key}: " if key else "")
     return f"{prefix}{message}"
+
+
+def _present_keys(cause: Any) -> list[str]:
+    """The keys of the dictionary the unknown key was looked up in (``sweep.space``'s entries,
+    ``sweep.pruner.args``), which the schema does not list."""
+    from omegaconf import DictConfig
+
+    node = getattr(cause, "parent_node", None)
+    return [str(key) for key in node] if isinstance(node, DictConfig) else []
+
+
+def _append_hint(exc: BaseException) -> str:
+    """Hydra's "To append to your config use +KEY=VALUE" (second line of its message), for a new
+    key of a sampler's or pruner's open ``args`` (``+sweep.pruner.args.percentile=25``)."""
+    marker = "To append to your config use "
+    lines = [line.strip() for line in str(exc).splitlines()]
+    hint = next((line[len(marker) :] for line in lines if line.startswith(marker)), "")
+    return hint
 
 
 def _override_from_message(text: str) -> str:

@@ -140,6 +140,18 @@ def _construct(
                 f"{name}; valid: {valid or '(none)'}"
             )
     kwargs.update({k: v for k, v in fixed.items() if k in accepted})
+    required = [
+        key
+        for key, parameter in accepted.items()
+        if parameter.default is inspect.Parameter.empty
+        and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
+        and key not in kwargs
+    ]
+    if required:  # Optuna's TypeError named a constructor argument, not the key to set
+        settings = " and ".join(f"+{where}.args.{key}=VALUE" for key in required)
+        raise ConfigError(
+            f"{where}.name={name} needs {', '.join(required)}, which has no default: set {settings}"
+        )
     import warnings
 
     try:

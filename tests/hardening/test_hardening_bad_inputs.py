@@ -608,6 +608,112 @@ CASES = [
         ["-m", *TRAIN, "optimizer.lr=0.1,0.2", "tracking.uri=ftp://x"],
         "tracking.uri='ftp://x' is invalid: expected a URI starting with sqlite://",
     ),
+    # -- the command line (session 10): sweeps -m cannot expand, sweep.* without a sweep, flags --
+    Case(
+        "multirun-glob-no-effect",  # glob() was expanded only by Hydra: no check, no parent
+        "config",
+        ["-m", *TRAIN, "optimizer=glob(*)", "optimizer.betas=[0.9,0.99]"],
+        "optimizer.betas=[0.9, 0.99] is invalid: it has no effect on optimizer=momentum",
+    ),
+    Case(
+        "multirun-glob-no-match",
+        "config",
+        ["-m", *TRAIN, "optimizer=glob(lion*)"],
+        "optimizer=glob(lion*) matches no option of 'optimizer'; valid options: adam, adamw,",
+    ),
+    Case(
+        "multirun-interval",  # failed after the parent existed (left FAILED)
+        "config",
+        ["-m", *TRAIN, "optimizer.lr=interval(0.01,0.1)"],
+        "optimizer.lr=interval(0.01,0.1): -m cannot sweep interval(): Hydra's multirun runs a "
+        "list of values and an interval has infinitely many; sample it in a sweep instead "
+        "(+sweep=NAME with a space, e.g. +sweep=lr), or give -m a range(start,stop[,step]), a "
+        "choice(a,b) or a glob(pattern)",
+    ),
+    Case(
+        "multirun-range-reversed",  # was "requires --multirun" although -m was given
+        "config",
+        ["-m", *TRAIN, "seed=range(3,1)"],
+        "seed=range(3,1) is empty: range(start,stop[,step]) counts from start up to stop",
+    ),
+    Case("multirun-range-zero", "config", ["-m", *TRAIN, "seed=range(0,0)"], "range(0,0) is empty"),
+    Case(
+        "delete-required-key",  # was "unknown config key 'seed'" listing seed as valid
+        "config",
+        [*TRAIN, "~seed"],
+        "~seed: 'seed' cannot be deleted: the schema requires it; set a value instead",
+    ),
+    Case(
+        "sweep-key-without-sweep",  # an AssertionError of OmegaConf, exit 1
+        "sweep",
+        [*TRAIN, "sweep.n_trials=3"],
+        "sweep.n_trials=3: sweep.* settings need a sweep: select one with +sweep=NAME (shipped: "
+        "activation, arch, capacity, capacity_width, digits, lr, optimizer, regularization)",
+    ),
+    Case(
+        "sweep-added-key-without-sweep",
+        "sweep",
+        [*TRAIN, "+sweep.n_trials=3"],
+        "+sweep.n_trials=3: sweep.* settings need a sweep: select one with +sweep=NAME",
+    ),
+    Case(
+        "sweep-name-without-sweep",
+        "sweep",
+        [*TRAIN, "sweep.name=x"],
+        "sweep.name=x: sweep.* settings need a sweep",
+    ),
+    Case(
+        "sweep-arg-without-sweep",
+        "sweep",
+        [*TRAIN, "sweep.pruner.args.percentile=25"],
+        "sweep.pruner.args.percentile=25: sweep.* settings need a sweep",
+    ),
+    Case(
+        "multirun-sweep-key-without-sweep",
+        "sweep",
+        ["-m", *TRAIN, "optimizer.lr=0.1,0.2", 'sweep.space.width.format="x"'],
+        'sweep.space.width.format="x": sweep.* settings need a sweep',
+    ),
+    Case(
+        "sweep-group-without-plus",
+        "sweep",
+        [*TRAIN, "sweep=lr"],
+        "sweep=lr: cannot override 'sweep': it is not in the defaults list of conf/config.yaml; "
+        "add it with a '+': use +sweep=lr",
+    ),
+    Case(
+        "sweep-pruner-missing-argument",  # was Optuna's TypeError about __init__
+        "sweep",
+        [*SWEEP, "sweep.pruner.name=percentile"],
+        "sweep.pruner.name=percentile needs percentile, which has no default: set "
+        "+sweep.pruner.args.percentile=VALUE",
+    ),
+    Case(
+        "sweep-pruner-argument-without-plus",
+        "sweep",
+        [*SWEEP, "sweep.pruner.name=percentile", "sweep.pruner.args.percentile=25"],
+        "unknown config key 'sweep.pruner.args.percentile': 'sweep.pruner.args' sets "
+        "n_startup_trials, n_warmup_steps, interval_steps so far; to add it use "
+        "+sweep.pruner.args.percentile=25",
+    ),
+    Case(
+        "sweep-space-unknown-entry",  # listed no valid keys
+        "sweep",
+        [*SWEEP, "sweep.space.width.low=1"],
+        "unknown config key 'sweep.space.width'; valid keys in 'sweep.space': lr",
+    ),
+    Case(
+        "resolve-without-cfg",  # Hydra's ValueError, exit 1
+        "config",
+        ["--resolve"],
+        "--resolve needs --cfg (job, hydra or all) or --help",
+    ),
+    Case(
+        "package-without-cfg",  # trained a full run
+        "config",
+        [*TRAIN, "-p", "optimizer"],
+        "-p/--package optimizer needs --cfg",
+    ),
     Case("runs-unknown-experiment", "commands", ["runs", "--experiment", "nope"], "'nope'"),
     Case("runs-unknown-sort", "commands", ["runs", "--sort", "bogus_metric"], "'bogus_metric'"),
     Case(
@@ -711,6 +817,7 @@ def test_bad_input(case: Case, outcomes: dict[str, Outcome], template_runs: set[
     assert not [r for r in runs if r.info.status == "RUNNING"], report
     assert {r.info.run_id for r in runs} == template_runs, ("a run was recorded", report)
     assert not (outcome.folder / "none").exists()  # reading a missing store creates none
+    assert not (outcome.folder / "mlruns" / ".hydra").exists(), report  # no multirun folder
     assert not (CONF_DIR / "mlruns").exists()  # a store never lands in the config folder
     if case.id in FAIL_BEFORE_MLFLOW:  # an mlflow.db that was a directory took 108 s of retries
         assert outcome.seconds < 60, report
