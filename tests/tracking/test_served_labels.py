@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from nnexp_testing import NnexpCommand, free_port, server_env, stop_group, wait_for_health
+from venvs import cached_venv, venv_python
 
 from nnexp.nn import MLP, save_model
 from nnexp.nn.portable import class_labels, load_network
@@ -89,6 +90,44 @@ def test_the_model_predicts_the_csv_labels_and_records_them(pets):
         assert source["tags"]["nnexp.class_names"] == '["cat", "dog"]'
 
 
+OUTSIDE = """
+import importlib.util, json, sys, warnings
+import pandas as pd, mlflow
+warnings.simplefilter("ignore")
+frame = pd.DataFrame(**json.loads(sys.argv[1]))
+print(json.dumps({
+    "nnexp_importable": importlib.util.find_spec("nnexp") is not None,
+    "predictions": mlflow.pyfunc.load_model(sys.argv[2]).predict(frame).tolist(),
+}))
+"""
+
+
+@pytest.mark.slow  # the model's own environment: built once per machine (minutes), then cached
+def test_the_labels_come_back_where_nnexp_is_not_installed(pets, tmp_path):
+    from nnexp.tracking.pyfunc import model_requirements
+
+    nnexp, run, frame, codes = pets
+    python = venv_python(cached_venv("model-env", model_requirements()))
+    env = {k: v for k, v in server_env().items() if k != "PYTHONPATH"}
+    env["MLFLOW_TRACKING_URI"] = nnexp.store_uri
+    uri = run.data.tags["model_uri"]
+    result = subprocess.run(
+        [str(python), "-c", OUTSIDE, frame.to_json(orient="split", index=False), uri],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out == {
+        "nnexp_importable": False,
+        "predictions": [["cat", "dog"][code] for code in codes],
+    }
+
+
+@pytest.mark.slow  # the server takes some 15 s to start here
 def test_mlflow_models_serve_answers_with_the_labels(pets, tmp_path):
     """A real ``mlflow models serve`` of the run's model (some 15 s to start): the JSON
     predictions are the strings."""
