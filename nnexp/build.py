@@ -73,7 +73,8 @@ def build_splits(data: Any, seed: int) -> tuple[Any, Any]:
 
 
 def resolve_head(model: Any, dataset: Any) -> tuple[str, str, int]:
-    """``(output, loss, n_outputs)``: "auto" picks the head that fits the task."""
+    """``(output, loss, n_outputs)``: "auto" picks the head that fits the task; a head that
+    does not fit it is a ConfigError (:mod:`nnexp.head_fit`)."""
     output, loss = model.output, model.loss
     if dataset.task == "classification":
         binary = dataset.n_classes == 2
@@ -86,16 +87,9 @@ def resolve_head(model: Any, dataset: Any) -> tuple[str, str, int]:
         n_outputs = 1 if dataset.y.ndim == 1 else dataset.y.shape[1]
     if loss == "auto":
         loss = {"softmax": "cross_entropy", "sigmoid": "bce"}.get(output, "mse")
-    if output == "softmax" and dataset.task != "classification":
-        raise ConfigError(
-            f"model.output='softmax' is invalid for the regression data set {dataset.name!r}: "
-            "use identity (or auto)"
-        )
-    if output == "sigmoid" and dataset.task == "classification" and dataset.n_classes > 2:
-        raise ConfigError(
-            f"model.output='sigmoid' is invalid for {dataset.n_classes} classes: "
-            "use softmax (or auto)"
-        )
+    from nnexp.head_fit import check_head_fits
+
+    check_head_fits(model, output, loss, dataset)  # e.g. identity on class labels: refused
     return output, loss, n_outputs
 
 

@@ -112,3 +112,6 @@ def check_multirun_values(task_overrides: Sequence[str], config_sources: Any = (
     for variant in job_variants(task_overrides):
         refuse_launcher_options(variant)
         compose_config([*variant, *search_path])
+    from nnexp.multirun_heads import check_multirun_heads
+
+    check_multirun_heads(task_overrides, search_path)  # identity on class labels: no parent

@@ -113,7 +113,9 @@ def run_experiment(
         from nnexp.tracking.datasets import split_datasets
 
         recorder.log_params(flatten_config(cfg))
-        recorder.log_inputs(split_datasets(splits, dataset.name, dataset.source))
+        recorder.log_inputs(
+            split_datasets(splits, dataset.name, dataset.source, dataset.class_names)
+        )
         checked = inspection.gradient_check(cfg, model, splits, recorder)
         history = _fit(cfg, model, optimizer, schedule, splits, [recorder, *listeners], probe)
         result = _result(cfg, dataset, splits, model, history, baseline)
@@ -145,6 +147,7 @@ def run_experiment(
                     run_id=recorder.run_id,
                     linked_metrics=recorder.step0_metrics,
                     feature_names=dataset.feature_names,
+                    class_names=dataset.class_names,
                 )
                 recorder.queue_tags(model_tags(result.model_uri, recorder.run_id))
             if drawing is not None:
@@ -265,6 +268,9 @@ def _run_tags(
             "data.source": dataset.source,
         }
     )
+    from nnexp.tracking.datasets import class_names_tag
+
+    tags.update(class_names_tag(dataset.class_names))  # what the served model's labels are
     for part in ("train", "val", "test"):
         split = getattr(splits, part, None)
         if split is not None:

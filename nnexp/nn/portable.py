@@ -9,7 +9,9 @@ the model takes; a test checks the imports), and it must agree with
 
 It reads the engine's ``model.npz`` (see :mod:`nnexp.nn.serialization`; ``allow_pickle=False``,
 so a file cannot run code) and the scaler ``.npz`` the tracking layer writes beside it (``mean``
-and ``std`` of the training split, ``feature_names``).
+and ``std`` of the training split, ``feature_names``, and for a classifier ``class_names``: the
+data set's labels in the order of the integer codes the network predicts, so that ``predict``
+returns the original labels; a scaler written before has none and the codes are returned).
 
 The network is a list of layers, each a kind from :data:`LAYER_KINDS` (a function
 ``(h (n, d_in), arrays, options) -> (n, d_out)``, how many parameter arrays it takes, in the
@@ -203,7 +205,8 @@ class PortableNetwork:
 
     ``layers``: ``[(kind, params, options)]``; ``output``: the head (``softmax``, ``sigmoid``
     or ``identity``); ``mean``/``std`` (d,) standardise raw inputs (empty: none);
-    ``feature_names`` (d,) name the input columns.
+    ``feature_names`` (d,) name the input columns; ``labels`` (k,) the class label of each
+    integer code (see :func:`class_labels`), or None: the codes themselves.
     """
 
     def __init__(
@@ -214,9 +217,11 @@ class PortableNetwork:
         mean: np.ndarray,
         std: np.ndarray,
         feature_names: list[str],
+        labels: np.ndarray | None = None,
     ) -> None:
         self.layers, self.output, self.dtype = layers, output, dtype
         self.mean, self.std, self.feature_names = mean, std, feature_names
+        self.labels = labels
 
     @property
     def n_features(self) -> int:
@@ -244,14 +249,21 @@ class PortableNetwork:
 
     def predict(self, model_input: Any) -> np.ndarray:
         """Class labels for softmax (argmax, (n,)) and sigmoid heads (0/1, (n,) for one unit
-        else (n, k)); values for identity ((n,) for one unit else (n, k))."""
+        else (n, k)); values for identity ((n,) for one unit else (n, k)). With ``labels`` a
+        class prediction (n,) holds the original labels (``labels[code]``), not the codes."""
         z = self.logits(self.features(model_input))
         if self.output == "softmax":
-            return z.argmax(axis=1)
+            return self._named(z.argmax(axis=1))
         if self.output == "sigmoid":
-            labels = (z >= 0.0).astype(np.int64)  # sigmoid(z) >= 0.5  <=>  z >= 0
-            return labels[:, 0] if labels.shape[1] == 1 else labels
+            codes = (z >= 0.0).astype(np.int64)  # sigmoid(z) >= 0.5  <=>  z >= 0
+            return self._named(codes[:, 0]) if codes.shape[1] == 1 else codes
         return z[:, 0].copy() if z.shape[1] == 1 else z
+
+    def _named(self, codes: np.ndarray) -> np.ndarray:
+        """Integer codes (n,) -> the class labels (n,), or the codes when none are known."""
+        if self.labels is None:
+            return codes
+        return self.labels[codes]
 
 
 def _fail(path: Any, problem: str) -> ValueError:
@@ -299,15 +311,42 @@ def _numbered(path: Any, arrays: dict[str, np.ndarray], prefix: str) -> list[np.
     return [arrays[key] for key in expected]
 
 
+def class_labels(class_names: Any) -> np.ndarray | None:
+    """The labels a classifier returns, from the class names (k,) in code order: int64 when
+    every name is an integer (``"0"``, ``"1"``; or a CSV's ``"3"``, ``"7"``), so such data
+    keep integer predictions; else the names as strings (``"cat"``, ``"dog"``). None (or no
+    names): None, the codes are returned."""
+    if class_names is None or len(class_names) == 0:
+        return None
+    names = [str(name) for name in class_names]
+    try:
+        values = [int(name) for name in names]
+    except ValueError:
+        return np.array(names, dtype=str)
+    if [str(value) for value in values] != names:  # "007" or " 1": keep the text as given
+        return np.array(names, dtype=str)
+    return np.array(values, dtype=np.int64)
+
+
 def load_network(weights: Any, scaler: Any = None) -> PortableNetwork:
-    """Load ``model.npz`` and its scaler ``.npz`` (``mean``, ``std``, ``feature_names``)."""
+    """Load ``model.npz`` and its scaler ``.npz`` (``mean``, ``std``, ``feature_names``,
+    ``class_names`` when the model was logged with them)."""
     config, layers = read_network(weights)
     n_features = int(config["sizes"][0])
     mean = std = np.zeros(0)
     names = [f"x{i}" for i in range(n_features)]
+    labels = None
     if scaler is not None:
         with np.load(scaler, allow_pickle=False) as data:
             mean, std = data["mean"], data["std"]
             if "feature_names" in data.files:
                 names = [str(name) for name in data["feature_names"]]
-    return PortableNetwork(layers, config["output"], np.dtype(config["dtype"]), mean, std, names)
+            if "class_names" in data.files:
+                labels = class_labels(data["class_names"])
+    k = int(config["sizes"][-1])
+    n_codes = {"softmax": k, "sigmoid": 2 if k == 1 else 0}.get(config["output"], 0)
+    if labels is not None and len(labels) != n_codes:
+        raise _fail(scaler, f"{len(labels)} class names for a {config['output']} head of {k}")
+    return PortableNetwork(
+        layers, config["output"], np.dtype(config["dtype"]), mean, std, names, labels
+    )

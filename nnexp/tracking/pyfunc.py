@@ -3,8 +3,11 @@
 ``mlflow.pyfunc.load_model(uri).predict(X)`` takes *raw* features (as in the data set, before
 standardisation): a float32 or float64 array (columns in training order) or a pandas DataFrame
 whose columns carry the training features' names (any order). It returns what
-``model.predict`` returns for the standardised features: class labels for classification
-heads, values for regression.
+``model.predict`` returns for the standardised features for regression (values), and for
+classification the data set's class labels: the original strings of a CSV target (``cat``,
+``dog``), integers when every class name is one (``0``, ``1``); the class names, in the order
+of the network's integer codes, are in the MLmodel metadata (``nnexp.class_names``) and
+``scaler.npz``. A model logged before class names were recorded returns the codes.
 
 The model needs MLflow and NumPy only (its ``requirements.txt``), not nnexp: its code is
 ``pyfunc_code.py`` (models from code, no pickle) and its forward pass ``nnexp/nn/portable.py``
@@ -83,10 +86,16 @@ def write_scaler(
     scaler_mean: np.ndarray | None,
     scaler_std: np.ndarray | None,
     feature_names: Sequence[str],
+    class_names: Sequence[str] | None = None,
 ) -> None:
+    """The scaler file the portable model reads: ``mean``/``std`` (d,), ``feature_names``
+    (d,) and, for a classifier, ``class_names`` (k,), the label of each integer code."""
     mean = np.asarray(scaler_mean if scaler_mean is not None else [], dtype=np.float64)
     std = np.asarray(scaler_std if scaler_std is not None else [], dtype=np.float64)
-    np.savez(path, mean=mean, std=std, feature_names=np.array(list(feature_names), dtype=str))
+    arrays = {"feature_names": np.array(list(feature_names), dtype=str)}
+    if class_names:
+        arrays["class_names"] = np.array([str(name) for name in class_names], dtype=str)
+    np.savez(path, mean=mean, std=std, **arrays)
 
 
 def model_signature(example: np.ndarray, predictions: np.ndarray) -> Any:
@@ -107,8 +116,13 @@ def log_pyfunc_model(
     linked_metrics: Sequence[Any] | None = None,
     name: str = "model",
     feature_names: Sequence[str] | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> str:
     """Log ``model`` as a logged model of run ``run_id``; return its URI (``models:/m-...``).
+
+    ``class_names`` (a classifier's labels in the order of its integer codes) go into the
+    scaler file and the MLmodel metadata (``nnexp.class_names``): the model then predicts the
+    original labels (:func:`nnexp.nn.portable.class_labels`).
 
     The record is the one ``mlflow.pyfunc.log_model`` writes for an active run (the model names
     its source run and carries its params; the run lists the model as an output at step 0; the
@@ -134,7 +148,7 @@ def log_pyfunc_model(
         weights = Path(tmp) / "model.npz"
         scaler = Path(tmp) / "scaler.npz"
         save_model(model, weights)
-        write_scaler(scaler, scaler_mean, scaler_std, feature_names)
+        write_scaler(scaler, scaler_mean, scaler_std, feature_names, class_names)
         package = write_portable_package(Path(tmp) / "code")
         # The signature's outputs come from the portable forward pass reading the written
         # files: a network it cannot rebuild fails here, while logging, not when loaded.
@@ -158,13 +172,24 @@ def log_pyfunc_model(
                 artifacts={WEIGHTS: str(weights), SCALER: str(scaler)},
                 code_paths=[str(package)],
                 signature=model_signature(example, predictions),
-                metadata={"nnexp.feature_names": list(feature_names)},
+                metadata=model_metadata(feature_names, class_names),
                 pip_requirements=model_requirements(),
                 model_id=logged.model_id,
             )
     client.log_outputs(run_id, [LoggedModelOutput(logged.model_id, step=0)])
     link_metrics(client, run_id, logged.model_id, linked_metrics)
     return info.model_uri
+
+
+def model_metadata(
+    feature_names: Sequence[str], class_names: Sequence[str] | None
+) -> dict[str, list[str]]:
+    """The MLmodel file's ``metadata``: the input columns and, for a classifier, the class
+    names in the order of the network's integer codes."""
+    metadata = {"nnexp.feature_names": list(feature_names)}
+    if class_names:
+        metadata["nnexp.class_names"] = [str(name) for name in class_names]
+    return metadata
 
 
 @contextlib.contextmanager

@@ -308,6 +308,7 @@ class SweepRuns:
             example=splits.train.X[:5],
             run_id=run_id,
             feature_names=dataset.feature_names,
+            class_names=dataset.class_names,
         )
         tags = model_tags(uri, run_id) | {"best_trial": "true"}
         self.client.log_batch(run_id, tags=[RunTag(key, value) for key, value in tags.items()])

@@ -722,6 +722,78 @@ CASES = [
         ["runs", "--tracking-uri", f"postgresql://u:{SECRET}@127.0.0.1:9/x"],
         "cannot reach the MLflow database postgresql://u:***@127.0.0.1:9/x",
     ),
+    # output/task mismatches (session 10)
+    Case(
+        "identity-output-on-two-classes",
+        "config",
+        [*TRAIN, "data=moons", "model.output=identity"],
+        "model.output='identity' is invalid for the classification data set 'moons' (2 classes): "
+        "valid outputs: auto, sigmoid, softmax",
+    ),
+    Case(
+        "identity-mse-on-three-classes",
+        "config",
+        [*TRAIN, "data=blobs", "model.output=identity", "model.loss=mse"],
+        "model.output='identity' is invalid for the classification data set 'blobs' (3 classes): "
+        "valid outputs: auto, softmax",
+    ),
+    Case(
+        "sigmoid-output-on-three-classes",
+        "config",
+        [*TRAIN, "data=blobs", "model.output=sigmoid", "model.loss=mse"],
+        "model.output='sigmoid' is invalid for the classification data set 'blobs' (3 classes): "
+        "valid outputs: auto, softmax",
+    ),
+    Case(
+        "sigmoid-output-on-regression",
+        "config",
+        [*TRAIN, "data=sine", "model.output=sigmoid"],
+        "model.output='sigmoid' with model.loss='auto' (auto picks bce) is invalid for the "
+        "regression data set 'sine': bce is for classification; valid outputs: auto, identity, "
+        "sigmoid (with model.loss=mse)",
+    ),
+    Case(
+        "sigmoid-bce-on-csv-regression",
+        "config",
+        [*CSV, "model.output=sigmoid", "model.loss=bce"],
+        "model.output='sigmoid' with model.loss='bce' is invalid for the regression data set "
+        "'csv': bce is for classification",
+        _file("d.csv", "a,b,y\n" + "".join(f"{i},{i % 7},{i * 0.37:.2f}\n" for i in range(40))),
+    ),
+    Case(
+        "softmax-output-on-regression",
+        "config",
+        [*TRAIN, "data=sine", "model.output=softmax", "model.loss=mse"],
+        "model.output='softmax' is invalid for the regression data set 'sine': valid outputs: "
+        "auto, identity, sigmoid (with model.loss=mse)",
+    ),
+    Case(
+        "cross-entropy-with-auto-binary-head",
+        "config",
+        [*TRAIN, "model.loss=cross_entropy"],
+        "model.loss='cross_entropy' is invalid with model.output='auto' (auto picks sigmoid here) "
+        "on the classification data set 'moons' (2 classes): valid losses: auto, bce, mse",
+    ),
+    Case(
+        "bce-loss-on-regression",
+        "config",
+        [*TRAIN, "data=sine", "model.output=identity", "model.loss=bce"],
+        "model.loss='bce' is invalid with model.output='identity' on the regression data set "
+        "'sine': valid losses: auto, mse",
+    ),
+    Case(
+        "multirun-identity-output-on-classes",
+        "config",
+        ["-m", *TRAIN, "model.output=auto,identity"],
+        "model.output='identity' is invalid for the classification data set 'moons'",
+    ),
+    Case(
+        "multirun-sigmoid-output-across-data",
+        "config",
+        ["-m", *TRAIN, "data=moons,sine", "model.output=sigmoid,softmax"],
+        "model.output='sigmoid' with model.loss='auto' (auto picks bce) is invalid for the "
+        "regression data set 'sine'",
+    ),
 ]
 
 

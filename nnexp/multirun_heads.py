@@ -1,0 +1,64 @@
+"""Refuse a multirun job whose output head does not fit its data, before the parent run exists.
+
+Whether ``model.output`` / ``model.loss`` fit shows only once the data are loaded (the task,
+the number of classes): :func:`nnexp.head_fit.check_head_fits`. A multirun sweeping
+``model.output=auto,identity`` on class labels, or ``data=moons,sine`` with
+``model.output=sigmoid``, used to create its parent and then fail a job. Here every
+combination of the values of the keys that decide the head (the data and model groups and
+their keys, experiments) is composed, the other keys at their first value, and checked against
+its loaded data set; a combination whose head is all ``auto`` always fits and loads nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+#: override keys (without a leading ``+``/``~``) that can change the data or the head
+HEAD_KEY_PREFIXES = ("data", "model", "experiment")
+
+
+def head_variants(task_overrides: Sequence[str]) -> list[list[str]]:
+    """Override lists covering every combination of the head-deciding keys' values."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    alternatives: list[list[str]] = []
+    for override in OverridesParser.create().parse_overrides(list(task_overrides)):
+        key = override.get_key_element()
+        if override.is_sweep_override() and not override.is_discrete_sweep():
+            return []  # an interval sweep: Hydra's basic sweeper reports it itself
+        if not override.is_sweep_override():
+            alternatives.append([f"{key}={override.get_value_element_as_str()}"])
+            continue
+        values = [f"{key}={value}" for value in override.sweep_string_iterator()]
+        values = values or [override.input_line]
+        bare = key.lstrip("+~").split("/")[0].split(".")[0]
+        alternatives.append(values if bare in HEAD_KEY_PREFIXES else values[:1])
+    return [list(variant) for variant in itertools.product(*alternatives)]
+
+
+def check_multirun_heads(task_overrides: Sequence[str], search_path: Sequence[str] = ()) -> None:
+    """Raise :class:`nnexp.errors.ConfigError` on the first job whose head does not fit its
+    data. A data set that fails to load is left to the job, which reports it."""
+    from omegaconf import OmegaConf
+
+    from nnexp.build import build_dataset, resolve_head
+    from nnexp.config.compose import compose_config
+    from nnexp.errors import ConfigError, NnexpError
+
+    loaded: dict[str, Any] = {}
+    for variant in head_variants(task_overrides):
+        cfg = compose_config([*variant, *search_path])
+        if cfg.model.output == "auto" and cfg.model.loss == "auto":
+            continue
+        key = OmegaConf.to_yaml(cfg.data) + f"seed: {cfg.seed}"
+        if key not in loaded:
+            try:
+                loaded[key] = build_dataset(cfg.data, int(cfg.seed))
+            except ConfigError:
+                raise
+            except NnexpError:
+                loaded[key] = None
+        if loaded[key] is not None:
+            resolve_head(cfg.model, loaded[key])
