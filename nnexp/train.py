@@ -308,6 +308,18 @@ def _prepare(split: Any, dtype: np.dtype | None) -> tuple[np.ndarray, np.ndarray
     return X, y
 
 
+def _check_splits_fit(model: Any, task: str, *splits: tuple | None) -> None:
+    """Once, before the first step: every split's inputs are finite and its targets fit the
+    model's head (``MLP.check_fit``; models without it are not checked). Per batch, the
+    engine checks shapes only (see ``nnexp.nn.target_fit``)."""
+    check_fit = getattr(model, "check_fit", None)
+    if check_fit is None:
+        return
+    for name, split in zip(("train", "val", "test"), splits, strict=True):
+        if split is not None:
+            check_fit(*split, task=task, what=f"the {name} split's")
+
+
 def _copy_into(dst: Sequence[np.ndarray], src: Sequence[np.ndarray]) -> None:
     for d, s in zip(dst, src, strict=True):
         np.copyto(d, s)
@@ -357,6 +369,9 @@ def fit(
     if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
         raise TypeError(f"early_stopping must be an EarlyStopping or None, got {early_stopping!r}")
 
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed={seed!r} is invalid; must be an int >= 0")
+
     task = _infer_task(model, splits, task)
     params = list(model.params)
     dtype = params[0].dtype if params and np.issubdtype(params[0].dtype, np.floating) else None
@@ -368,6 +383,7 @@ def fit(
     )
     val = _prepare(val_split, dtype)
     test = _prepare(getattr(splits, "test", None), dtype)
+    _check_splits_fit(model, task, train, val, test)
     X_tr, y_tr = train
     n_train = len(X_tr)
     if n_train == 0:
