@@ -27,7 +27,9 @@ from .heads import make_head
 from .initializers import get_initializer
 from .layer import Layer
 from .layers import Dense, Dropout
+from .model_input import refuse_non_finite
 from .norm import DEFAULT_EPS, DEFAULT_MOMENTUM, NORMS, BatchNorm, make_norm
+from .target_fit import check_fit
 
 
 class MLP:
@@ -240,8 +242,6 @@ class MLP:
         [0, 1] (sigmoid, regression), class labels for an identity head, a wrong width.
         ``task``: ``"classification"`` / ``"regression"`` when the data says which (None:
         unknown). See :mod:`nnexp.nn.target_fit`; ``fit`` calls this for every split."""
-        from .target_fit import check_fit
-
         self._inputs(X)
         check_fit(self.head, X, y, what, task)
 
@@ -297,8 +297,6 @@ class MLP:
     def _finite_inputs(self, X) -> np.ndarray:
         """``X`` cast and shape-checked, refused if any value is NaN/inf (one ``isfinite``
         pass: cheap beside the forward pass it guards)."""
-        from .model_input import refuse_non_finite
-
         X = self._inputs(X)
         refuse_non_finite(X)
         return X
