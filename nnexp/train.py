@@ -350,7 +350,7 @@ def fit(
         splits: ``nnexp.data.make_splits`` result (``train``, ``val``, ``test`` may be None).
         epochs: number of passes over the training split (>= 1).
         batch_size: mini-batch size in [1, n_train]; None or 0 = full batch.
-        seed: seeds the shuffling and dropout streams.
+        seed: seeds the shuffling and dropout streams (an int >= 0).
         schedule: callable ``epoch (0-based) -> lr`` applied at the start of every epoch.
         early_stopping: an ``EarlyStopping`` or None (off).
         callbacks: objects with optional ``on_train_begin``, ``on_epoch_end``, ``on_train_end``.
@@ -360,6 +360,10 @@ def fit(
             model's output head or the label dtype when None.
         probe: an ``nnexp.nn.inspect.LayerProbe`` or None: per-layer statistics added to the
             records of the epochs it tracks (None: nothing extra runs).
+
+    Before the first step, every split's inputs must be finite and its targets fit the
+    model's head (``model.check_fit``, :mod:`nnexp.nn.target_fit`), or a ValueError names the
+    split, the mismatch and what would fit; the batches are not checked again.
     """
     epochs = _int_arg("epochs", epochs)
     if epochs < 1:
