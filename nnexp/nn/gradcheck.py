@@ -103,8 +103,8 @@ def gradient_check(
 
     ``model`` is an :class:`~nnexp.nn.mlp.MLP`; ``X`` (n, d) / ``y`` a (small) batch (n >= 2
     with BatchNorm). Costs two forward passes per parameter element checked: with
-    ``max_elements``, a larger array is checked on that many of its elements (evenly spaced,
-    :func:`sampled_elements`). The model's parameters and running statistics are left
+    ``max_elements`` (a positive int; None checks every element), a larger array is checked
+    on that many of its elements (evenly spaced, :func:`sampled_elements`). The model's parameters and running statistics are left
     unchanged (bit-exact) and its gradients hold the analytic gradient afterwards.
     """
     eps = V.number("eps", eps, low=0.0, low_open=True)
