@@ -28,10 +28,38 @@ def check_run_inputs(cfg: Any, dataset: Any, splits: Any) -> float:
     """
     check_batch_size(cfg, dataset, splits)
     check_monitor(cfg, dataset)
+    check_head_fits(cfg, dataset, splits)
     from nnexp.schedule_steps import check_one_cycle_steps
 
     check_one_cycle_steps(cfg, len(splits.train.X))
     return checked_baseline(cfg, dataset, splits)
+
+
+def check_head_fits(cfg: Any, dataset: Any, splits: Any) -> None:
+    """The model's head must fit the data's targets (``fit`` would refuse them after the run
+    exists): e.g. ``model.output=sigmoid model.loss=mse`` on standardised regression targets
+    (a sigmoid cannot reach -1.2), or ``model.output=identity`` on class labels. The same
+    check as ``fit``'s (:mod:`nnexp.nn.target_fit`); an (output, loss) pair that is itself
+    invalid is left to the model's construction, which names it."""
+    from nnexp.build import resolve_head
+    from nnexp.nn.heads import make_head
+    from nnexp.nn.target_fit import check_targets
+
+    output, loss_name, n_outputs = resolve_head(cfg.model, dataset)
+    try:
+        head = make_head(output, loss_name, n_outputs)
+    except ValueError:
+        return
+    for name in ("train", "val", "test"):
+        split = getattr(splits, name, None)
+        if split is None:
+            continue
+        try:
+            check_targets(head, split.y, f"the {name} split's targets", dataset.task)
+        except ValueError as exc:
+            raise ConfigError(
+                f"model.output={output} is invalid for data={cfg.data.name}: {exc}"
+            ) from None
 
 
 def check_batch_size(cfg: Any, dataset: Any, splits: Any) -> None:

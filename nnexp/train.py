@@ -308,6 +308,18 @@ def _prepare(split: Any, dtype: np.dtype | None) -> tuple[np.ndarray, np.ndarray
     return X, y
 
 
+def _check_splits_fit(model: Any, task: str, *splits: tuple | None) -> None:
+    """Once, before the first step: every split's inputs are finite and its targets fit the
+    model's head (``MLP.check_fit``; models without it are not checked). Per batch, the
+    engine checks shapes only (see ``nnexp.nn.target_fit``)."""
+    check_fit = getattr(model, "check_fit", None)
+    if check_fit is None:
+        return
+    for name, split in zip(("train", "val", "test"), splits, strict=True):
+        if split is not None:
+            check_fit(*split, task=task, what=f"the {name} split's")
+
+
 def _copy_into(dst: Sequence[np.ndarray], src: Sequence[np.ndarray]) -> None:
     for d, s in zip(dst, src, strict=True):
         np.copyto(d, s)
@@ -338,7 +350,7 @@ def fit(
         splits: ``nnexp.data.make_splits`` result (``train``, ``val``, ``test`` may be None).
         epochs: number of passes over the training split (>= 1).
         batch_size: mini-batch size in [1, n_train]; None or 0 = full batch.
-        seed: seeds the shuffling and dropout streams.
+        seed: seeds the shuffling and dropout streams (an int >= 0).
         schedule: callable ``epoch (0-based) -> lr`` applied at the start of every epoch.
         early_stopping: an ``EarlyStopping`` or None (off).
         callbacks: objects with optional ``on_train_begin``, ``on_epoch_end``, ``on_train_end``.
@@ -348,6 +360,10 @@ def fit(
             model's output head or the label dtype when None.
         probe: an ``nnexp.nn.inspect.LayerProbe`` or None: per-layer statistics added to the
             records of the epochs it tracks (None: nothing extra runs).
+
+    Before the first step, every split's inputs must be finite and its targets fit the
+    model's head (``model.check_fit``, :mod:`nnexp.nn.target_fit`), or a ValueError names the
+    split, the mismatch and what would fit; the batches are not checked again.
     """
     epochs = _int_arg("epochs", epochs)
     if epochs < 1:
@@ -356,6 +372,9 @@ def fit(
         raise ValueError(f"divergence_bound={divergence_bound!r} is invalid; must be > 0")
     if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
         raise TypeError(f"early_stopping must be an EarlyStopping or None, got {early_stopping!r}")
+
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed={seed!r} is invalid; must be an int >= 0")
 
     task = _infer_task(model, splits, task)
     params = list(model.params)
@@ -368,6 +387,7 @@ def fit(
     )
     val = _prepare(val_split, dtype)
     test = _prepare(getattr(splits, "test", None), dtype)
+    _check_splits_fit(model, task, train, val, test)
     X_tr, y_tr = train
     n_train = len(X_tr)
     if n_train == 0:

@@ -190,6 +190,9 @@ def make_splits(
     else:
         label_noise = check_float("label_noise", label_noise, minimum=0.0)
     input_noise = check_float("input_noise", input_noise, minimum=0.0)
+    for name, flag in (("standardize", standardize), ("standardize_y", standardize_y)):
+        if not isinstance(flag, bool | np.bool_):  # "no" is truthy: it would standardise
+            raise ValueError(f"{name} must be True or False, got {flag!r}")
     if stratify is None:
         stratify = classification
     elif not isinstance(stratify, bool | np.bool_):

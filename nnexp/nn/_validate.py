@@ -63,6 +63,18 @@ def integer(name: str, value: Any, *, low: int | None = None) -> int:
     return int(value)
 
 
+def seed_or_generator(name: str, value: Any) -> Any:
+    """``value`` for ``numpy.random.default_rng``: a Generator, an int seed >= 0 (bools
+    rejected) or None; anything else is a ValueError naming ``name`` and the valid forms."""
+    if value is None or isinstance(value, np.random.Generator):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(
+            f"{name} must be a numpy.random.Generator, an int seed >= 0 or None, got {value!r}"
+        )
+    return int(value)
+
+
 def dtype(value: Any) -> np.dtype:
     """Accept np.float32/np.float64 (or their names / dtype objects); anything else is an error."""
     try:

@@ -103,12 +103,21 @@ def gradient_check(
 
     ``model`` is an :class:`~nnexp.nn.mlp.MLP`; ``X`` (n, d) / ``y`` a (small) batch (n >= 2
     with BatchNorm). Costs two forward passes per parameter element checked: with
-    ``max_elements``, a larger array is checked on that many of its elements (evenly spaced,
-    :func:`sampled_elements`). The model's parameters and running statistics are left
+    ``max_elements`` (a positive int; None checks every element), a larger array is checked
+    on that many of its elements (evenly spaced, :func:`sampled_elements`). The model's parameters and running statistics are left
     unchanged (bit-exact) and its gradients hold the analytic gradient afterwards.
     """
     eps = V.number("eps", eps, low=0.0, low_open=True)
     threshold = V.number("threshold", threshold, low=0.0, low_open=True)
+    if max_elements is not None:  # 0 would check nothing and pass any backward pass
+        if isinstance(max_elements, bool) or not isinstance(max_elements, (int, np.integer)):
+            raise TypeError(
+                f"max_elements must be a positive int or None (every element), got {max_elements!r}"
+            )
+        if max_elements < 1:
+            raise ValueError(
+                f"max_elements must be a positive int or None (every element), got {max_elements!r}"
+            )
     buffers = [b.copy() for b in getattr(model, "buffers", ())]
     try:
         value = model.loss_and_grads(X, y, dropout=False)

@@ -383,7 +383,26 @@ def _class_weight(weights, output: str, loss: str, k: int) -> np.ndarray:
             "class weights apply to softmax + cross_entropy and to sigmoid + bce with one "
             f"output unit, got {output} + {loss} with {k} unit(s)"
         )
-    w = np.asarray(weights, dtype=np.float64)
+    valid = (
+        f"class_weight must be None or a list of {n} positive numbers (one per class, "
+        f"label i's weight at position i)"
+    )
+    if isinstance(weights, str | bytes):
+        hint = (
+            " ('balanced' needs the training labels: compute n / (k * count_c) per class, "
+            "or set data.class_weight=balanced in a run config)"
+            if weights == "balanced"
+            else ""
+        )
+        raise ValueError(f"{valid}, got {weights!r}{hint}")
+    if isinstance(weights, dict) or not isinstance(weights, list | tuple | np.ndarray):
+        raise ValueError(f"{valid}, got {type(weights).__name__} {weights!r}")
+    if any(isinstance(v, bool | np.bool_) for v in np.ravel(np.asarray(weights, dtype=object))):
+        raise ValueError(f"{valid}, got {weights!r}")
+    try:
+        w = np.asarray(weights, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{valid}, got {weights!r}") from None
     if w.shape != (n,) or not np.all(np.isfinite(w)) or not np.all(w > 0):
         raise ValueError(
             f"class weights must be {n} positive numbers (one per class), got {weights!r}"

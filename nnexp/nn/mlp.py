@@ -27,7 +27,9 @@ from .heads import make_head
 from .initializers import get_initializer
 from .layer import Layer
 from .layers import Dense, Dropout
+from .model_input import refuse_non_finite
 from .norm import DEFAULT_EPS, DEFAULT_MOMENTUM, NORMS, BatchNorm, make_norm
+from .target_fit import check_fit
 
 
 class MLP:
@@ -104,11 +106,7 @@ class MLP:
         self.norm_momentum = DEFAULT_MOMENTUM if norm_momentum is None else norm_momentum
         self.dropout = V.number("dropout", dropout, low=0.0, high=1.0, high_open=True)
         self.dtype = V.dtype(dtype)
-        if rng is not None and not isinstance(rng, (np.random.Generator, int, np.integer)):
-            raise ValueError(
-                f"rng must be a numpy.random.Generator, an int seed or None, got {rng!r}"
-            )
-        self.rng = np.random.default_rng(rng)
+        self.rng = np.random.default_rng(V.seed_or_generator("rng", rng))
         self.head = make_head(
             output,
             loss,
@@ -215,6 +213,12 @@ class MLP:
         ``X`` (n, sizes[0]); ``y`` as described in :mod:`nnexp.nn.heads`. Dropout masks come
         from ``rng`` (default: the model's own Generator); ``dropout=False`` disables dropout
         (used by the gradient check). Returns the mean loss (without any weight decay term).
+
+        Checked here: shapes, and (softmax) labels in range. Not checked, because this is the
+        per-batch hot path (a check of the values costs ~10% of a small model's step): that
+        the target values fit the head (0/1 for sigmoid + BCE, finite) and that X is finite.
+        ``fit`` checks both once, over every split, before the first step; a hand-written
+        loop calls :meth:`check_fit` once on its data for the same checks.
         """
         X = self._inputs(X)
         if X.shape[0] == 0:
@@ -230,6 +234,16 @@ class MLP:
         for layer in rev:
             g = layer.backward(g)
         return loss
+
+    def check_fit(self, X, y, task: str | None = None, what: str = "data") -> None:
+        """Refuse inputs ``X`` (n, sizes[0]) and targets ``y`` that do not fit this model's
+        head (ValueError naming the mismatch and what would fit): non-finite values, labels
+        outside [0, k) (softmax), targets other than 0/1 (sigmoid, classification) or outside
+        [0, 1] (sigmoid, regression), class labels for an identity head, a wrong width.
+        ``task``: ``"classification"`` / ``"regression"`` when the data says which (None:
+        unknown). See :mod:`nnexp.nn.target_fit`; ``fit`` calls this for every split."""
+        self._inputs(X)
+        check_fit(self.head, X, y, what, task)
 
     # -- inference -----------------------------------------------------------------------
     def _logits(self, X, training: bool = False, rng=None) -> np.ndarray:
@@ -268,14 +282,24 @@ class MLP:
     def forward(
         self, X, training: bool = False, rng: np.random.Generator | None = None
     ) -> np.ndarray:
-        """Activated output (n, sizes[-1]): probabilities (softmax/sigmoid) or values.
+        """Activated output (n, sizes[-1]): probabilities (softmax/sigmoid) or values
+        (also as ``predict_proba``); a NaN/inf in ``X`` is refused as in :meth:`predict`.
 
         ``training=True`` applies dropout with masks from ``rng`` (default: the model's).
         The result is a new array (never a workspace buffer).
         """
         if training and rng is None:
             rng = self.rng
-        return self.head.output(self._logits(X, training, rng))
+        return self.head.output(self._logits(self._finite_inputs(X), training, rng))
+
+    predict_proba = forward
+
+    def _finite_inputs(self, X) -> np.ndarray:
+        """``X`` cast and shape-checked, refused if any value is NaN/inf (one ``isfinite``
+        pass: cheap beside the forward pass it guards)."""
+        X = self._inputs(X)
+        refuse_non_finite(X)
+        return X
 
     __call__ = forward
 
@@ -288,8 +312,10 @@ class MLP:
 
     def predict(self, X) -> np.ndarray:
         """Class labels for classification heads (softmax: argmax (n,); sigmoid: 0/1 ints,
-        (n,) for one unit else (n, k)); values for identity ((n,) for one unit else (n, k))."""
-        z = self._logits(X)
+        (n,) for one unit else (n, k)); values for identity ((n,) for one unit else (n, k)).
+        A NaN/inf in ``X`` is a ValueError naming its row and column (the argmax of NaN
+        logits would be class 0, a confident answer to a question never asked)."""
+        z = self._logits(self._finite_inputs(X))
         if self.output == "softmax":
             return z.argmax(axis=1)
         if self.output == "sigmoid":
@@ -375,12 +401,75 @@ class MLP:
             else [float(w) for w in self.head.class_weight],
         }
 
+    # -- copying and pickling --------------------------------------------------------------
+    def __getstate__(self) -> dict:
+        """What a copy or a pickle holds: the architecture, the flat parameter and gradient
+        arrays, the buffers, the Generator and any attribute set after construction. Not the
+        layers' views: ``copy.deepcopy`` or pickle would make them independent arrays, so
+        ``params`` / ``grads`` / the layers would no longer be views of ``flat_params`` /
+        ``flat_grads`` (an optimiser step would update one and not the other).
+        :meth:`__setstate__` rebuilds the views."""
+        return {
+            "config": self.config(),
+            "flat_params": self.flat_params,
+            "flat_grads": self.flat_grads,
+            "buffers": list(self.buffers),
+            "rng": self.rng,
+            "extra": {k: v for k, v in self.__dict__.items() if k not in BUILT_ATTRIBUTES},
+        }
+
+    def __setstate__(self, state: dict) -> None:
+        """Rebuild the network from its architecture (views included), then put back the
+        parameters, gradients, buffers and Generator state bit for bit."""
+        fresh = type(self).from_config(state["config"], rng=0)
+        self.__dict__.update(fresh.__dict__)
+        self.flat_params[...] = state["flat_params"]
+        self.flat_grads[...] = state["flat_grads"]
+        self.set_buffers(state["buffers"])
+        self.rng = state["rng"]
+        self.__dict__.update(state["extra"])
+
     def __repr__(self) -> str:
         c = self.config()
         return (
             f"MLP({c['sizes']}, activation={c['activation']!r}, output={c['output']!r}, "
             f"loss={c['loss']!r}, dropout={c['dropout']}, norm={c['norm']!r}, dtype={c['dtype']})"
         )
+
+
+#: Attributes ``MLP.__init__`` creates (rebuilt, not copied, by ``__setstate__``); a test keeps
+#: this list equal to a new model's ``__dict__``.
+BUILT_ATTRIBUTES = frozenset(
+    {
+        "sizes",
+        "activation",
+        "activation_kwargs",
+        "init",
+        "init_kwargs",
+        "norm",
+        "norm_eps",
+        "norm_momentum",
+        "dropout",
+        "dtype",
+        "rng",
+        "head",
+        "output",
+        "loss_name",
+        "flat_params",
+        "flat_grads",
+        "params",
+        "grads",
+        "param_names",
+        "layers",
+        "dense",
+        "norms",
+        "buffers",
+        "buffer_names",
+        "_reversed",
+        "_nodrop",
+        "_nodrop_rev",
+    }
+)
 
 
 def tutorial_init(model: MLP, rng: np.random.Generator) -> None:

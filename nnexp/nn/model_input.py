@@ -147,6 +147,12 @@ def _refuse_non_finite(X: np.ndarray, labels: list) -> None:
     )
 
 
+def refuse_non_finite(X: np.ndarray, labels: list | tuple = ()) -> None:
+    """Raise :class:`InputError` (a ValueError) naming the first NaN/inf cell of X (n, k) by
+    row and column; ``labels``: the columns' names, if known. (``MLP.predict`` uses it.)"""
+    _refuse_non_finite(X, list(labels))
+
+
 def _column_label(column: int, labels: list) -> str:
     return f"{column} ({labels[column]!r})" if column < len(labels) else str(column)
 

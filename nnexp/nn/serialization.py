@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import _validate as V
 from .mlp import MLP
 
 FORMAT = "nnexp.mlp"
@@ -35,7 +36,11 @@ def save_model(model: MLP, path: str | os.PathLike) -> Path:
     """Write ``model`` to ``path`` exactly (no suffix is appended); atomic replace."""
     if not isinstance(model, MLP):
         raise ValueError(f"save_model expects an MLP, got {type(model).__name__}")
-    path = Path(path)
+    path = Path(path).expanduser()
+    if not path.parent.is_dir():
+        raise FileNotFoundError(
+            f"cannot save model to {str(path)!r}: {str(path.parent)!r} is not a directory"
+        )
     meta = {
         "format": FORMAT,
         "version": VERSION,
@@ -47,11 +52,17 @@ def save_model(model: MLP, path: str | os.PathLike) -> Path:
     arrays = {f"param_{i}": p for i, p in enumerate(model.params)}
     arrays.update({f"buffer_{i}": b for i, b in enumerate(model.buffers)})
     arrays[META_KEY] = np.array(json.dumps(meta, sort_keys=True))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:  # the error would name the temporary file, not the user's path
+        raise type(e)(e.errno, f"cannot save model to {str(path)!r}: {e.strerror}") from e
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
         os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise type(e)(e.errno, f"cannot save model to {str(path)!r}: {e.strerror}") from e
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -81,9 +92,21 @@ def load_model(path: str | os.PathLike, rng: np.random.Generator | int | None = 
     ``rng`` becomes the model's Generator (used for dropout when none is passed to
     ``loss_and_grads``); default seed 0. The initial weights it draws are overwritten.
     """
-    path = Path(path)
+    rng = V.seed_or_generator("rng", rng)  # before the file: a bad rng is not the file's fault
+    path = Path(path).expanduser()
     if not path.is_file():
         raise _fail(path, "no such file")
+    with path.open("rb") as f:
+        magic = f.read(6)
+    if not magic:
+        raise _fail(path, "corrupt or truncated file (empty)")
+    if not magic.startswith((b"PK\x03\x04", b"PK\x05\x06", b"\x93NUMPY")):
+        # NumPy would read it as a pickle and suggest allow_pickle=True: never the answer here
+        raise _fail(
+            path,
+            f"not an nnexp model file (a .npz archive written by save_model): corrupt or "
+            f"unsafe file, it starts with {magic!r}, neither a zip archive nor a NumPy file",
+        )
     try:
         loaded = np.load(path, allow_pickle=False)
         if isinstance(loaded, np.ndarray):  # a bare .npy file, not an archive

@@ -101,6 +101,20 @@ CASES = [
         [*TRAIN, "trainer.batch_size=1000"],
         "trainer.batch_size=1000 is invalid: larger than the 60 training samples",
     ),
+    Case(
+        "identity-head-on-class-labels",
+        "config",
+        [*TRAIN, "model.output=identity"],
+        "model.output=identity is invalid for data=moons: the train split's targets do not fit "
+        "the model's identity head (mse, 2 unit(s)): the data is a classification task",
+    ),
+    Case(
+        "sigmoid-head-on-negative-targets",
+        "config",
+        [*TRAIN, "data=sine", "model.output=sigmoid", "model.loss=mse"],
+        "model.output=sigmoid is invalid for data=sine: the train split's targets do not fit the "
+        "model's sigmoid head (mse, 1 unit(s)): targets span [",
+    ),
     # -- sweeps: settings and spaces that cannot work ---------------------------------------------
     Case(
         "sweep-low-above-high",
