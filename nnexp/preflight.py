@@ -28,19 +28,20 @@ def check_run_inputs(cfg: Any, dataset: Any, splits: Any) -> float:
     """
     check_batch_size(cfg, dataset, splits)
     check_monitor(cfg, dataset)
-    check_head_fits(cfg, dataset, splits)
+    check_targets_fit_head(cfg, dataset, splits)
     from nnexp.schedule_steps import check_one_cycle_steps
 
     check_one_cycle_steps(cfg, len(splits.train.X))
     return checked_baseline(cfg, dataset, splits)
 
 
-def check_head_fits(cfg: Any, dataset: Any, splits: Any) -> None:
-    """The model's head must fit the data's targets (``fit`` would refuse them after the run
-    exists): e.g. ``model.output=sigmoid model.loss=mse`` on standardised regression targets
-    (a sigmoid cannot reach -1.2), or ``model.output=identity`` on class labels. The same
-    check as ``fit``'s (:mod:`nnexp.nn.target_fit`); an (output, loss) pair that is itself
-    invalid is left to the model's construction, which names it."""
+def check_targets_fit_head(cfg: Any, dataset: Any, splits: Any) -> None:
+    """The targets' values must be reachable by the model's head (``fit`` would refuse them
+    after the run exists): e.g. ``model.output=sigmoid model.loss=mse`` on standardised
+    regression targets (a sigmoid cannot reach -1.2). The same check as ``fit``'s
+    (:mod:`nnexp.nn.target_fit`). Which heads a task takes at all (identity on class labels)
+    is :func:`nnexp.head_fit.check_head_fits`, run first by ``resolve_head``; an (output,
+    loss) pair that is itself invalid is left to the model's construction, which names it."""
     from nnexp.build import resolve_head
     from nnexp.nn.heads import make_head
     from nnexp.nn.target_fit import check_targets

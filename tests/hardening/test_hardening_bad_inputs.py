@@ -102,13 +102,6 @@ CASES = [
         "trainer.batch_size=1000 is invalid: larger than the 60 training samples",
     ),
     Case(
-        "identity-head-on-class-labels",
-        "config",
-        [*TRAIN, "model.output=identity"],
-        "model.output=identity is invalid for data=moons: the train split's targets do not fit "
-        "the model's identity head (mse, 2 unit(s)): the data is a classification task",
-    ),
-    Case(
         "sigmoid-head-on-negative-targets",
         "config",
         [*TRAIN, "data=sine", "model.output=sigmoid", "model.loss=mse"],
