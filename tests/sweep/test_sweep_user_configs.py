@@ -224,3 +224,65 @@ def test_a_multirun_checks_its_values_on_the_users_primary_config(myconf) -> Non
     check_multirun_values(["data.factor=0.3,0.5"], sources, "myprimary")
     with pytest.raises(ConfigError, match="data=moons does not take it"):
         check_multirun_values(["data.factor=0.3,0.5"], sources, "config")
+
+
+@pytest.fixture
+def in_job(myconf):
+    """This process inside a Hydra job started with ``--config-dir D --config-name myprimary
+    'hydra.searchpath=[file://D/extra]'`` (Hydra's own HydraConfig, as ``@hydra.main`` sets)."""
+    from hydra.conf import ConfigSourceInfo, HydraConf
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    from nnexp.config.store import CONF_DIR
+
+    hydra = OmegaConf.structured(HydraConf)
+    hydra.job.config_name = "myprimary"
+    hydra.runtime.config_sources = [
+        ConfigSourceInfo(provider=provider, schema=schema, path=path)
+        for provider, schema, path in (
+            ("hydra", "pkg", "hydra.conf"),
+            ("main", "file", str(CONF_DIR)),
+            ("command-line", "file", str(myconf)),
+            ("schema", "structured", ""),
+            ("hydra.searchpath in command-line", "file", "/d/extra"),
+        )
+    ]
+    HydraConfig.instance().set_config(OmegaConf.create({"hydra": hydra}))
+    yield myconf
+    HydraConfig.instance().cfg = None
+
+
+def test_slurm_and_local_workers_and_command_lines_carry_the_jobs_config_flags(
+    in_job, monkeypatch
+) -> None:
+    """The Slurm launcher's worker command was rebuilt from the overrides alone, as the local
+    workers' was: a user's config folder or primary config was unknown on the nodes."""
+    import sys
+
+    import nnexp.sweep.workers as workers
+    from nnexp.cmdline import command_line
+    from nnexp.launch.slurm_sweep import worker_command
+
+    flags = ["--config-dir", str(in_job), "hydra.searchpath=['file:///d/extra']"]
+    flags += ["--config-name", "myprimary"]
+    overrides = ["+sweep=lr", "sweep.workers=4", "sweep.launcher=slurm", "model=my_net"]
+    tail = ["+sweep=lr", "model=my_net", "sweep.workers=1"]
+    assert worker_command(overrides) == [
+        sys.executable,
+        "-m",
+        "nnexp",
+        *flags,
+        *tail,
+        "sweep.launcher=local",
+    ]
+    started = []
+    monkeypatch.setattr(workers.subprocess, "Popen", lambda command, **kw: started.append(command))
+    workers.spawn_workers(overrides[:2] + overrides[3:], 1)
+    assert started == [[sys.executable, "-m", "nnexp", *flags, *tail]]
+    # a command the user typed keeps its own flags; the ones it lacks are added
+    typed = ["-cn", "myprimary", "--config-dir=/elsewhere", "seed=1"]
+    assert command_line(typed) == (
+        "python -m nnexp 'hydra.searchpath=['\"'\"'file:///d/extra'\"'\"']' -cn myprimary "
+        "--config-dir=/elsewhere seed=1"
+    )
