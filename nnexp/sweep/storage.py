@@ -260,6 +260,9 @@ def load_study(
         study.set_user_attr(IDENTITY_ATTR, identity)
     else:
         check_identity(storage, name, stored, identity)
+        if isinstance(stored, dict) and set(identity) - set(stored):
+            # a study stored before a part was added (its composed config): from now on, kept
+            study.set_user_attr(IDENTITY_ATTR, {**identity, **stored})
     launch = int(attrs.get(LAUNCHES_ATTR, 0))
     study.set_user_attr(LAUNCHES_ATTR, launch + 1)
     return study, launch

@@ -188,6 +188,23 @@ def test_an_edited_experiment_file_is_refused_on_resume(bench, myconf) -> None:
     assert {c.data.params["data.name"] for c in bench.parents_and_children()[1]} == {"circles"}
 
 
+def test_a_study_stored_before_keeps_resuming_and_gains_its_composed_config(bench) -> None:
+    """A study whose stored identity has no composed config (nnexp before this) resumes, and
+    from then on holds it: a later edit is seen."""
+    from nnexp.sweep.attrs import IDENTITY_ATTR
+
+    args = ["sweep.n_trials=1", "trainer.epochs=2", "tracking=off", *QUICK]
+    bench.run("lr", *args)
+    study = bench.study("lr")
+    legacy = {k: v for k, v in study.user_attrs[IDENTITY_ATTR].items() if k != "config"}
+    study.set_user_attr(IDENTITY_ATTR, legacy)
+    bench.run("lr", *args[1:], "sweep.n_trials=2")
+    identity = bench.study("lr").user_attrs[IDENTITY_ATTR]
+    assert identity["config"]["data.name"] == "moons"
+    assert {k: v for k, v in identity.items() if k != "config"} == legacy
+    assert len(bench.study("lr").get_trials()) == 2
+
+
 def test_composed_identity_leaves_out_the_swept_keys_and_the_sweep_settings() -> None:
     from nnexp.config.compose import compose_config
     from nnexp.sweep.identity import composed_identity, identity_mismatch
