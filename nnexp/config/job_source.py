@@ -49,6 +49,18 @@ def job_sources() -> list[Any] | None:
     return list(HydraConfig.get().runtime.config_sources)
 
 
+def user_config_folders() -> list[Any]:
+    """The running job's config folders of the user (``--config-dir``, ``hydra.searchpath``
+    ``file://`` entries) as paths, in Hydra's order; ``[]`` outside a job."""
+    from pathlib import Path
+
+    return [
+        Path(source.path)
+        for source in job_sources() or []
+        if source.provider not in BUILT_IN_PROVIDERS and source.schema == "file"
+    ]
+
+
 def job_source_words() -> list[str]:
     """The words that give a new ``python -m nnexp`` this job's configs; ``[]`` outside a job
     or for nnexp's own configs only. E.g. ``['--config-dir', '/tmp/X/myconf',

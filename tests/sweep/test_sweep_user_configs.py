@@ -303,3 +303,13 @@ def test_slurm_and_local_workers_and_command_lines_carry_the_jobs_config_flags(
         "python -m nnexp 'hydra.searchpath=['\"'\"'file:///d/extra'\"'\"']' -cn myprimary "
         "--config-dir=/elsewhere seed=1"
     )
+
+
+def test_a_space_may_choose_the_users_group_options(in_job) -> None:
+    """``space: {model: {choices: [mlp, my_net]}}`` with ``--config-dir D``: refused with
+    ``unknown option 'my_net' for config group 'model'`` (the check listed ``conf/`` only)."""
+    from nnexp.sweep.validate import config_groups
+
+    groups = config_groups()
+    assert "my_net" in groups["model"] and "mlp" in groups["model"]
+    assert "sweep" not in groups and "experiment" not in groups
