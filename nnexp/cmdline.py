@@ -25,19 +25,14 @@ def shell_line(words: Sequence[str]) -> str:
     return " ".join(shlex.quote(redact(word)) for word in words)
 
 
-#: words that already say where the configs are (then the job's search path is not added)
-SEARCH_PATH_WORDS = ("--config-dir", "-cd", "--config-path", "-cp", "hydra.searchpath=")
-
-
 def command_line(words: Sequence[str]) -> str:
     """``python -m nnexp WORDS...``, quoted for the shell; inside a Hydra job started with
-    ``--config-dir``, the job's search path first, so that the user's configs are found."""
-    words = list(words)
-    if not any(word.startswith(SEARCH_PATH_WORDS) for word in words):
-        from nnexp.config.compose import job_search_path
+    ``--config-dir``, ``hydra.searchpath`` or ``--config-name``, those of the job's config
+    flags the words lack first, so that the line composes the same config anywhere
+    (:func:`nnexp.config.job_source.with_job_sources`)."""
+    from nnexp.config.job_source import with_job_sources
 
-        words = [*job_search_path(), *words]
-    return f"{PROGRAM} {shell_line(words)}".strip()
+    return f"{PROGRAM} {shell_line(with_job_sources(words))}".strip()
 
 
 def split_line(line: str) -> list[str]:

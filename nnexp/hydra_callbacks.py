@@ -58,7 +58,9 @@ class MultirunParent(Callback):
         try:  # before the parent exists; through Hydra, which would only warn about it
             check_cluster_store(config)
             check_multirun_values(
-                list(config.hydra.overrides.task), config.hydra.runtime.config_sources
+                list(config.hydra.overrides.task),
+                config.hydra.runtime.config_sources,
+                config.hydra.job.config_name,
             )
         except ConfigError as error:
             self._discard()

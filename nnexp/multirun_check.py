@@ -100,18 +100,22 @@ def check_job_file_secrets(config: Any) -> None:
             )
 
 
-def check_multirun_values(task_overrides: Sequence[str], config_sources: Any = ()) -> None:
+def check_multirun_values(
+    task_overrides: Sequence[str], config_sources: Any = (), config_name: str | None = None
+) -> None:
     """Raise :class:`nnexp.errors.ConfigError` (one line) on the first value a job would refuse
     at composition or config validation. ``config_sources``: Hydra's
-    ``hydra.runtime.config_sources``, so that the user's ``--config-dir`` is seen as the jobs
-    will see it."""
-    from nnexp.config.compose import compose_config, search_path_override
+    ``hydra.runtime.config_sources``, and ``config_name`` the primary config
+    (``--config-name``), so that the user's ``--config-dir`` and config are seen as the jobs
+    will see them."""
+    from nnexp.config.compose import compose_config
     from nnexp.launch.slurm_sweep import refuse_launcher_options
 
-    search_path = search_path_override(config_sources) if config_sources else []
+    sources = list(config_sources) if config_sources else None
     for variant in job_variants(task_overrides):
         refuse_launcher_options(variant)
-        compose_config([*variant, *search_path])
+        compose_config(variant, config_name=config_name, sources=sources)
     from nnexp.multirun_heads import check_multirun_heads
 
-    check_multirun_heads(task_overrides, search_path)  # identity on class labels: no parent
+    # identity on class labels: refused before the parent
+    check_multirun_heads(task_overrides, config_name=config_name, sources=sources)

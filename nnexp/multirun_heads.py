@@ -21,10 +21,14 @@ HEAD_KEY_PREFIXES = ("data", "model", "experiment")
 
 def head_variants(task_overrides: Sequence[str]) -> list[list[str]]:
     """Override lists covering every combination of the head-deciding keys' values."""
+    from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
+    global_hydra = GlobalHydra.instance()
+    loader = global_hydra.config_loader() if global_hydra.is_initialized() else None
+    parser = OverridesParser.create(config_loader=loader)  # glob() needs the loader
     alternatives: list[list[str]] = []
-    for override in OverridesParser.create().parse_overrides(list(task_overrides)):
+    for override in parser.parse_overrides(list(task_overrides)):
         key = override.get_key_element()
         if override.is_sweep_override() and not override.is_discrete_sweep():
             return []  # an interval sweep: Hydra's basic sweeper reports it itself
@@ -38,9 +42,16 @@ def head_variants(task_overrides: Sequence[str]) -> list[list[str]]:
     return [list(variant) for variant in itertools.product(*alternatives)]
 
 
-def check_multirun_heads(task_overrides: Sequence[str], search_path: Sequence[str] = ()) -> None:
+def check_multirun_heads(
+    task_overrides: Sequence[str],
+    *,
+    config_name: str | None = None,
+    sources: Sequence[Any] | None = None,
+) -> None:
     """Raise :class:`nnexp.errors.ConfigError` on the first job whose head does not fit its
-    data. A data set that fails to load is left to the job, which reports it."""
+    data. A data set that fails to load is left to the job, which reports it. ``config_name``
+    and ``sources``: the job's primary config and config folders (as
+    :func:`nnexp.config.compose.compose_config` takes them)."""
     from omegaconf import OmegaConf
 
     from nnexp.build import build_dataset, resolve_head
@@ -49,7 +60,7 @@ def check_multirun_heads(task_overrides: Sequence[str], search_path: Sequence[st
 
     loaded: dict[str, Any] = {}
     for variant in head_variants(task_overrides):
-        cfg = compose_config([*variant, *search_path])
+        cfg = compose_config(variant, config_name=config_name, sources=sources)
         if cfg.model.output == "auto" and cfg.model.loss == "auto":
             continue
         key = OmegaConf.to_yaml(cfg.data) + f"seed: {cfg.seed}"

@@ -13,29 +13,45 @@ from nnexp.config.store import CONF_DIR, register_configs
 from nnexp.errors import ConfigError
 
 
-def compose_config(overrides: Sequence[str] = (), *, validate: bool = True) -> Any:
-    """Compose ``conf/config.yaml`` with ``overrides``; raise :class:`ConfigError` on bad input.
+def compose_config(
+    overrides: Sequence[str] = (),
+    *,
+    validate: bool = True,
+    config_name: str | None = None,
+    sources: Sequence[Any] | None = None,
+) -> Any:
+    """Compose the primary config with ``overrides``; raise :class:`ConfigError` on bad input.
 
-    Returns an OmegaConf ``DictConfig`` typed by :class:`nnexp.config.schema.NnexpConfig`.
-    Works whether or not Hydra is already initialised (it uses a fresh, scoped instance).
+    The primary config and the search path are the running Hydra job's (``--config-name``,
+    ``--config-dir``, ``hydra.searchpath``: :mod:`nnexp.config.job_source`), so that a sweep's
+    trials compose exactly as its command does; outside a job, ``conf/config.yaml``.
+    ``config_name`` and ``sources`` (Hydra's ``hydra.runtime.config_sources``) choose them
+    explicitly. Returns an OmegaConf ``DictConfig`` typed by
+    :class:`nnexp.config.schema.NnexpConfig`. Works whether or not Hydra is already
+    initialised (it uses a fresh, scoped instance).
     """
-    from hydra import compose, initialize_config_dir
+    from hydra import compose
     from hydra.core.global_hydra import GlobalHydra
 
+    from nnexp.config.job_source import job_config_name, job_sources
+
     register_configs()
-    overrides = [*overrides, *job_search_path()]
+    name = config_name or job_config_name()
+    if sources is None:
+        sources = job_sources()
     global_hydra = GlobalHydra.instance()
     outer = global_hydra.hydra if global_hydra.is_initialized() else None
     global_hydra.clear()  # inside @hydra.main (a sweep) Hydra is already initialised
     try:
-        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-            cfg = compose("config", overrides=list(overrides), return_hydra_config=True)
-            _drop_hydra_node(cfg)
+        _initialize(sources)
+        cfg = compose(name, overrides=list(overrides), return_hydra_config=True)
+        _drop_hydra_node(cfg)
     except ConfigError:
         raise
     except Exception as exc:
         raise ConfigError(describe_config_error(exc)) from exc
     finally:
+        global_hydra.clear()
         if outer is not None:
             global_hydra.hydra = outer
     if validate:
@@ -45,15 +61,24 @@ def compose_config(overrides: Sequence[str] = (), *, validate: bool = True) -> A
     return cfg
 
 
-def job_search_path() -> list[str]:
-    """The config folders that the running Hydra job added to nnexp's own (``--config-dir``,
-    ``hydra.searchpath=[...]``), as a ``hydra.searchpath`` override, so that configs composed
-    inside the job (a sweep's trials) see the user's options too; ``[]`` outside a job."""
-    from hydra.core.hydra_config import HydraConfig
+def _initialize(sources: Sequence[Any] | None) -> None:
+    """Initialise Hydra on nnexp's ``conf/`` (what ``initialize_config_dir`` does) or, given a
+    job's ``sources``, on that very search path, in its order: a primary config from the
+    user's folder is found only if the folder is on the search path from the start (Hydra
+    reads the primary config before it applies a ``hydra.searchpath`` override)."""
+    from hydra import version
+    from hydra._internal.config_search_path_impl import ConfigSearchPathImpl
+    from hydra._internal.hydra import Hydra
+    from hydra._internal.utils import create_config_search_path
 
-    if not HydraConfig.initialized():
-        return []
-    return search_path_override(HydraConfig.get().runtime.config_sources)
+    version.setbase("1.3")
+    if sources is None:
+        search_path = create_config_search_path(str(CONF_DIR))
+    else:
+        search_path = ConfigSearchPathImpl()
+        for source in sources:
+            search_path.append(source.provider, f"{source.schema}://{source.path}")
+    Hydra.create_main_hydra2(task_name="app", config_search_path=search_path)
 
 
 def search_path_override(sources: Any) -> list[str]:

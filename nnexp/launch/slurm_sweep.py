@@ -108,12 +108,16 @@ def check_launcher(launcher: Any) -> None:
 
 
 def worker_command(overrides: list[str]) -> list[str]:
-    """The command each task runs: this sweep's overrides as one local worker."""
+    """The command each task runs: this sweep's overrides as one local worker, with the job's
+    config flags (``--config-dir``, ``--config-name``, ``hydra.searchpath``)."""
     from nnexp.launch.sbatch import python_command
 
     kept = [line for line in overrides if override_key(line) not in LAUNCH_KEYS]
     kept = [line for line in kept if not _is_launcher_option(line)]
-    return [*python_command(), *kept, "sweep.workers=1", "sweep.launcher=local"]
+    from nnexp.config.job_source import with_job_sources
+
+    words = with_job_sources([*kept, "sweep.workers=1", "sweep.launcher=local"])
+    return [*python_command(), *words]
 
 
 def refuse_launcher_options(overrides: list[str]) -> None:

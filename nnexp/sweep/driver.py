@@ -105,7 +105,9 @@ def plan_sweep(cfg: Any, overrides: list[str]) -> SweepPlan:
             size *= len(values)
         max_trials = size if max_trials is None else min(max_trials, size)
     tracking_uri = base_cfg.tracking.uri if base_cfg.tracking.enabled else None
-    study_name = spec.study_name or default_study_name(spec.name, overrides)
+    from nnexp.config.job_source import job_config_name
+
+    study_name = spec.study_name or default_study_name(spec.name, overrides, job_config_name())
     storage, lock_path = storage_location(spec.storage, study_name, tracking_uri)
     journal_root = None if spec.storage else Path(storage).parent.parent
     return SweepPlan(
@@ -123,7 +125,7 @@ def plan_sweep(cfg: Any, overrides: list[str]) -> SweepPlan:
         report_key=None if multi else report_key(spec.metric),
         prune=spec.pruner.name != "none",
         pruner=pruner,
-        identity=study_identity(spec, base),
+        identity=study_identity(spec, base, base_cfg, tuple(dim.key for dim in dims)),
         command_overrides=list(overrides),
         storage_key=storage_key(storage, spec.storage, journal_root),
     )
@@ -156,6 +158,12 @@ def run_sweep(cfg: Any, overrides: list[str]) -> dict[str, Any]:
         from nnexp.sweep.state import already_done, done_message, peek, plan_workers
 
         seen = peek(storage, plan.study_name, plan.identity)  # before MLflow and workers start
+        if seen is not None and not seen[1].same_identity:  # refused here, before anything runs
+            from nnexp.sweep.attrs import IDENTITY_ATTR
+            from nnexp.sweep.storage import check_identity
+
+            stored = seen[0].user_attrs.get(IDENTITY_ATTR)
+            check_identity(storage, plan.study_name, stored, plan.identity)
         from nnexp.sweep.confirm import confirm_settled
 
         if (
@@ -175,6 +183,7 @@ def run_sweep(cfg: Any, overrides: list[str]) -> dict[str, Any]:
         if worker:
             follow_launcher()  # a launcher killed with SIGKILL takes its workers along
     processes: list[Any] = []
+    failed: list[int] = []  # exit codes of workers that failed (not stopped by a signal)
     runs = None
     if plan.base_cfg.tracking.enabled and not worker and workers == 1:
         from nnexp import plot_helper
@@ -222,7 +231,12 @@ def run_sweep(cfg: Any, overrides: list[str]) -> dict[str, Any]:
         raise
     if worker:
         return {}
-    return _finish(plan, study, runs, timed_out)
+    summary = _finish(plan, study, runs, timed_out)
+    if failed:  # the study may be complete, but a worker asked for did not work (workers.py)
+        from nnexp.sweep.workers import WorkersFailed
+
+        raise WorkersFailed(failed)
+    return summary
 
 
 def _open_storage(plan: SweepPlan) -> Any:

@@ -55,8 +55,17 @@ def study_state(study: Any, identity: dict[str, Any] | None = None) -> StudyStat
         running=sum(t.state == TrialState.RUNNING for t in counted),
         unfinished=unfinished,
         finished_total=attrs.get(FINISHED_ATTR),
-        same_identity=identity is None or stored is None or stored == identity,
+        same_identity=_same_identity(stored, identity),
     )
+
+
+def _same_identity(stored: Any, identity: dict[str, Any] | None) -> bool:
+    from nnexp.redact import redact_value
+    from nnexp.sweep.identity import identity_mismatch
+
+    if identity is None or not isinstance(stored, dict):
+        return True
+    return identity_mismatch(stored, redact_value(identity)) is None
 
 
 def peek(storage: Any, study_name: str, identity: dict[str, Any]) -> tuple[Any, StudyState] | None:

@@ -258,15 +258,11 @@ def load_study(
     stored = attrs.get(IDENTITY_ATTR)
     if stored is None:
         study.set_user_attr(IDENTITY_ATTR, identity)
-    elif stored != identity:
-        keys = [k for k in identity if identity.get(k) != stored.get(k)]
-        what = " and ".join(IDENTITY_WORDS.get(k, k) for k in keys)
-        was = "; ".join(f"{IDENTITY_WORDS.get(k, k)}: {_plain(stored.get(k))}" for k in keys)
-        raise ConfigError(
-            f"study '{name}' in {describe_storage(storage)} was started with other {what} "
-            f"(it has {was}); resume it with the same command, or start a new study with "
-            f"sweep.study_name=NEW_NAME"
-        )
+    else:
+        check_identity(storage, name, stored, identity)
+        if isinstance(stored, dict) and set(identity) - set(stored):
+            # a study stored before a part was added (its composed config): from now on, kept
+            study.set_user_attr(IDENTITY_ATTR, {**identity, **stored})
     launch = int(attrs.get(LAUNCHES_ATTR, 0))
     study.set_user_attr(LAUNCHES_ATTR, launch + 1)
     return study, launch
@@ -289,21 +285,20 @@ def replaced_numbers(trials: list[Any]) -> set[int]:
     return numbers
 
 
-IDENTITY_WORDS = {
-    "overrides": "base overrides",
-    "space": "search space",
-    "metrics": "metrics",
-    "directions": "directions",
-}
+def check_identity(storage: Any, name: str, stored: Any, identity: dict[str, Any]) -> None:
+    """Refuse to resume study ``name`` (stored identity ``stored``) as the sweep ``identity``
+    if they differ: one line naming what differs and how to start a new study."""
+    from nnexp.sweep.identity import identity_mismatch
 
-
-def _plain(value: Any) -> str:
-    """A stored identity value in a line: overrides space-separated, the rest as JSON."""
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return " ".join(value) if value else "none"
-    import json
-
-    return json.dumps(value, separators=(",", ":"), default=str)
+    if not isinstance(stored, dict):
+        return
+    mismatch = identity_mismatch(stored, redact_value(identity))
+    if mismatch is not None:
+        raise ConfigError(
+            f"study '{name}' in {describe_storage(storage)} was started with {mismatch}; "
+            "resume it with the same command and config files, or start a new study with "
+            "sweep.study_name=NEW_NAME"
+        )
 
 
 def _first_line(exc: BaseException) -> str:

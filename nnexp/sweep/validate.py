@@ -26,14 +26,21 @@ OTHER_METRICS = ("epochs_run", "train_time", "best_epoch", "baseline_loss")
 
 
 def config_groups() -> dict[str, list[str]]:
-    """``{group: [options]}`` for every folder of ``conf/`` except ``sweep``."""
+    """``{group: [options]}`` for every folder of ``conf/`` except ``sweep``, with the options
+    the running job's own config folders add to them (``model/my_net.yaml`` under
+    ``--config-dir``), so that a space may choose them."""
+    from nnexp.config.job_source import user_config_folders
     from nnexp.config.store import CONF_DIR
 
-    return {
-        folder.name: sorted(path.stem for path in folder.glob("*.yaml"))
+    groups = {
+        folder.name: {path.stem for path in folder.glob("*.yaml")}
         for folder in sorted(CONF_DIR.iterdir())
         if folder.is_dir() and folder.name != "sweep"
     }
+    for root in user_config_folders():
+        for name, options in groups.items():
+            options.update(path.stem for path in (root / name).glob("*.yaml"))
+    return {name: sorted(options) for name, options in groups.items()}
 
 
 def check_settings(spec: SweepConfig) -> None:

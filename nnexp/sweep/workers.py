@@ -1,7 +1,7 @@
 """``sweep.workers=N``: N processes on one study (this one plus N-1 copies of the command).
 
-Each extra worker is ``python -m nnexp <the same overrides> sweep.workers=1`` with
-``NNEXP_SWEEP_ROLE=worker``: it skips the orphan reaping and the final report (the launching
+Each extra worker is ``python -m nnexp <the same config flags and overrides> sweep.workers=1``
+with ``NNEXP_SWEEP_ROLE=worker``: it skips the orphan reaping and the final report (the launching
 process does both) and shows no progress bar. Processes rather than Optuna's ``n_jobs`` threads:
 threads share the GIL and ignore the sampler seed. Each process uses one BLAS thread, because
 on small layers two BLAS threads bought little and slowed sharply when another process was busy.
@@ -19,12 +19,32 @@ import sys
 import time
 from collections.abc import Sequence
 
+from nnexp.errors import NnexpError
 from nnexp.sweep.overrides import override_key
 
 ROLE_ENV = "NNEXP_SWEEP_ROLE"
 LAUNCHER_ENV = "NNEXP_SWEEP_LAUNCHER"
 PR_SET_PDEATHSIG = 1
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+class WorkersFailed(NnexpError):
+    """Extra workers exited with an error although the sweep itself completed (exit 1).
+
+    The report was written and the parent run ended as usual: the trials that ran are sound and
+    the others' workers took over the failed worker's share. But the sweep did not run as asked
+    (fewer processes, so slower), and whatever made a worker fail (a config it could not
+    compose, a crash, a node without the store) fails the next sweep too; an exit 0 hid it.
+    """
+
+    exit_code = 1
+
+    def __init__(self, codes: list[int]):
+        super().__init__(
+            f"sweep worker(s) exited with {codes} (their errors are above); the other "
+            "process(es) ran their trials, so the report above is complete, but the sweep ran "
+            "with fewer workers than sweep.workers asked for"
+        )
 
 
 def is_worker() -> bool:
@@ -39,7 +59,12 @@ def spawn_workers(overrides: Sequence[str], count: int) -> list[subprocess.Popen
     env[LAUNCHER_ENV] = str(os.getpid())
     for name in THREAD_ENV:
         env[name] = "1"
-    command = [sys.executable, "-m", "nnexp", *args, "sweep.workers=1"]
+    from nnexp.config.job_source import with_job_sources
+
+    # the job's --config-dir/--config-name/hydra.searchpath: the overrides alone composed
+    # nnexp's own config, and the user's options were unknown to the worker
+    words = with_job_sources([*args, "sweep.workers=1"])
+    command = [sys.executable, "-m", "nnexp", *words]
     return [subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL) for _ in range(count)]
 
 
