@@ -5,11 +5,13 @@ Importable from every test folder (``pythonpath = ["tests"]`` in pyproject.toml)
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import nnexp_forkserver
@@ -162,6 +164,41 @@ def wait_for_health(proc, url: str, log_path: Path, timeout: float, what: str) -
                 f"{what} not healthy after {timeout:.0f} s:\n{log_path.read_text()[-3000:]}"
             )
         time.sleep(0.5)
+
+
+@contextlib.contextmanager
+def served_model(
+    model_uri: str,
+    folder: Path,
+    env: dict[str, str],
+    mlflow: tuple[str, ...] = (sys.executable, "-m", "mlflow"),
+    timeout: float = 180,
+) -> Iterator[str]:
+    """A real ``mlflow models serve -m MODEL_URI`` (local env manager, one worker) started in
+    ``folder`` with ``env`` and its log in ``folder/serve.log``; yields its URL once healthy
+    and stops its process group afterwards. ``mlflow``: the command that runs MLflow (another
+    virtualenv's ``bin/mlflow`` to serve where nnexp is not installed)."""
+    port = free_port()
+    log = folder / "serve.log"
+    with open(log, "w") as handle:
+        server = subprocess.Popen(
+            [
+                *mlflow,
+                *("models", "serve", "-m", model_uri, "--env-manager", "local"),
+                *("--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
+            ],
+            cwd=folder,
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_health(server, url, log, timeout=timeout, what="mlflow models serve")
+        yield url
+    finally:
+        stop_group(server)
 
 
 def write_user_configs(folder: Path) -> Path:

@@ -12,7 +12,6 @@ message).
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -22,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from nnexp_testing import free_port, server_env, stop_group, wait_for_health
+from nnexp_testing import served_model, server_env
 
 from nnexp.nn import MLP
 
@@ -247,25 +246,8 @@ def test_mlflow_models_serve_answers_400_for_a_wrong_width_or_a_nan(logged, tmp_
     X = np.random.default_rng(4).normal(scale=2.0, size=(6, 4)) + mean
     expected = model.predict((X - mean) / std).tolist()
     assert len(set(expected)) > 1  # not a constant answer
-    port = free_port()
-    log = tmp_path / "serve.log"
     env = server_env() | {"MLFLOW_TRACKING_URI": store}
-    with open(log, "w") as handle:
-        server = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "mlflow", "models", "serve", "-m", uri),
-                *("--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)),
-                *("--workers", "1"),
-            ],
-            cwd=tmp_path,
-            env=env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_for_health(server, url, log, timeout=180, what="mlflow models serve")
+    with served_model(uri, tmp_path, env) as url:
         wide = _post(url, json.dumps({"inputs": [[100.0, *row] for row in X.tolist()]}))
         null = _post(url, json.dumps({"inputs": [[0.5, 1.0, None, 0.2]]}))
         csv_nan = _post(url, f"{','.join(names)}\n0.5,,1,2\n", "text/csv")
@@ -297,8 +279,6 @@ def test_mlflow_models_serve_answers_400_for_a_wrong_width_or_a_nan(logged, tmp_
                 "text/csv",
             ),
         }
-    finally:
-        stop_group(server)
 
     status, body = wide
     assert status == 400, body

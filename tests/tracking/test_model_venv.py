@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from nnexp_testing import FAST, NnexpCommand, free_port, server_env, stop_group, wait_for_health
+from nnexp_testing import FAST, NnexpCommand, served_model, server_env
 from venvs import cached_venv, venv_python
 
 pytestmark = pytest.mark.slow
@@ -129,41 +129,19 @@ def _post(url: str, payload: dict) -> list:
 
 def test_mlflow_models_serve_answers_invocations_without_nnexp(model_env, logged, tmp_path):
     nnexp, run, raw, names, expected = logged
-    port = free_port()
-    log = tmp_path / "serve.log"
-    with open(log, "w") as handle:
-        server = subprocess.Popen(
-            [
-                str(model_env / "bin" / "mlflow"),
-                "models",
-                "serve",
-                "-m",
-                run.data.tags["model_uri"],
-                "--env-manager",
-                "local",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                "1",
-            ],
-            cwd=tmp_path,
-            env=_outside_env(nnexp),
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_for_health(server, url, log, timeout=300, what="mlflow models serve")
+    serve = served_model(
+        run.data.tags["model_uri"],
+        tmp_path,
+        _outside_env(nnexp),
+        mlflow=(str(model_env / "bin" / "mlflow"),),
+        timeout=300,
+    )
+    with serve as url:
         as_arrays = _post(f"{url}/invocations", {"inputs": raw.tolist()})
         reordered = [names.index(name) for name in names[::-1]]
         as_frame = _post(
             f"{url}/invocations",
             {"dataframe_split": {"columns": names[::-1], "data": raw[:, reordered].tolist()}},
         )
-    finally:
-        stop_group(server)
     np.testing.assert_allclose(as_arrays, expected["float64"], rtol=0, atol=1e-12)
     np.testing.assert_allclose(as_frame, expected["float64"], rtol=0, atol=1e-12)

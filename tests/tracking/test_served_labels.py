@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import urllib.request
 import warnings
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from nnexp_testing import NnexpCommand, free_port, server_env, stop_group, wait_for_health
+from nnexp_testing import NnexpCommand, served_model, server_env
 from venvs import cached_venv, venv_python
 
 from nnexp.nn import MLP, save_model
@@ -132,33 +131,14 @@ def test_mlflow_models_serve_answers_with_the_labels(pets, tmp_path):
     """A real ``mlflow models serve`` of the run's model (some 15 s to start): the JSON
     predictions are the strings."""
     nnexp, run, frame, codes = pets
-    port = free_port()
-    log = tmp_path / "serve.log"
     env = server_env() | {"MLFLOW_TRACKING_URI": nnexp.store_uri}
-    with open(log, "w") as handle:
-        server = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "mlflow", "models", "serve"),
-                *("-m", run.data.tags["model_uri"], "--env-manager", "local"),
-                *("--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
-            ],
-            cwd=tmp_path,
-            env=env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_for_health(server, url, log, timeout=180, what="mlflow models serve")
+    with served_model(run.data.tags["model_uri"], tmp_path, env) as url:
         body = json.dumps({"dataframe_split": frame.to_dict(orient="split", index=False)})
         request = urllib.request.Request(
             f"{url}/invocations", data=body.encode(), headers={"Content-Type": "application/json"}
         )
         with urllib.request.urlopen(request, timeout=60) as response:
             answer = json.loads(response.read())
-    finally:
-        stop_group(server)
     assert answer == {"predictions": [["cat", "dog"][code] for code in codes]}
 
 
