@@ -228,10 +228,13 @@ def test_composed_identity_leaves_out_the_swept_keys_and_the_sweep_settings() ->
 def test_a_multirun_checks_its_values_on_the_users_primary_config(myconf) -> None:
     """``-m --config-dir D --config-name myprimary data.factor=0.3,0.5``: the multirun's value
     check composed nnexp's ``config`` (moons) and refused ``data.factor`` (circles takes it)."""
+    from hydra.core.plugins import Plugins
+
     from nnexp.config.store import CONF_DIR
     from nnexp.errors import ConfigError
     from nnexp.multirun_check import check_multirun_values
 
+    Plugins.instance()  # registers Hydra's config sources, as in the running multirun
     sources = [
         SimpleNamespace(provider="hydra", schema="pkg", path="hydra.conf"),
         SimpleNamespace(provider="main", schema="file", path=str(CONF_DIR)),
