@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from typing import Any
 
 
-def job_variants(task_overrides: Sequence[str]) -> list[list[str]]:
-    """Override lists that together use every value of every swept key once (Hydra's basic
-    sweeper's expansion: ``key=a,b``, ``range(...)``, ``choice(...)``, ``glob(...)``, the last
-    with the config loader of the running Hydra, as the sweeper does)."""
+def swept_alternatives(task_overrides: Sequence[str]) -> list[list[str]] | None:
+    """Each override's values as ``key=value`` words, in order (Hydra's basic sweeper's
+    expansion: ``key=a,b``, ``range(...)``, ``choice(...)``, ``glob(...)``, the last with the
+    config loader of the running Hydra, as the sweeper does); ``None`` for an ``interval()``
+    (refused with Hydra's basic sweeper: :mod:`nnexp.override_check`)."""
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
@@ -30,7 +31,7 @@ def job_variants(task_overrides: Sequence[str]) -> list[list[str]]:
     for override in parser.parse_overrides(list(task_overrides)):
         key = override.get_key_element()
         if override.is_sweep_override() and not override.is_discrete_sweep():
-            return []  # interval(): refused with Hydra's basic sweeper (nnexp.override_check)
+            return None
         if override.is_sweep_override():
             check_multirun_sweep(override)  # an empty range
             values = [f"{key}={value}" for value in override.sweep_string_iterator()]
@@ -39,6 +40,15 @@ def job_variants(task_overrides: Sequence[str]) -> list[list[str]]:
             alternatives.append(values)
         else:
             alternatives.append([f"{key}={override.get_value_element_as_str()}"])
+    return alternatives
+
+
+def job_variants(task_overrides: Sequence[str]) -> list[list[str]]:
+    """Override lists that together use every value of every swept key once
+    (:func:`swept_alternatives`); none for an ``interval()``."""
+    alternatives = swept_alternatives(task_overrides)
+    if alternatives is None:
+        return []
     first = [values[0] for values in alternatives]
     variants = [first]
     for index, values in enumerate(alternatives):

@@ -20,24 +20,16 @@ HEAD_KEY_PREFIXES = ("data", "model", "experiment")
 
 
 def head_variants(task_overrides: Sequence[str]) -> list[list[str]]:
-    """Override lists covering every combination of the head-deciding keys' values."""
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+    """Override lists covering every combination of the head-deciding keys' values (the
+    other keys at their first value)."""
+    from nnexp.multirun_check import swept_alternatives
 
-    global_hydra = GlobalHydra.instance()
-    loader = global_hydra.config_loader() if global_hydra.is_initialized() else None
-    parser = OverridesParser.create(config_loader=loader)  # glob() needs the loader
-    alternatives: list[list[str]] = []
-    for override in parser.parse_overrides(list(task_overrides)):
-        key = override.get_key_element()
-        if override.is_sweep_override() and not override.is_discrete_sweep():
-            return []  # an interval sweep: Hydra's basic sweeper reports it itself
-        if not override.is_sweep_override():
-            alternatives.append([f"{key}={override.get_value_element_as_str()}"])
-            continue
-        values = [f"{key}={value}" for value in override.sweep_string_iterator()]
-        values = values or [override.input_line]
-        bare = key.lstrip("+~").split("/")[0].split(".")[0]
+    swept = swept_alternatives(task_overrides)
+    if swept is None:
+        return []  # an interval sweep: refused on the command line
+    alternatives = []
+    for values in swept:
+        bare = values[0].split("=", 1)[0].lstrip("+~").split("/")[0].split(".")[0]
         alternatives.append(values if bare in HEAD_KEY_PREFIXES else values[:1])
     return [list(variant) for variant in itertools.product(*alternatives)]
 
